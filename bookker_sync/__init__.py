@@ -1,0 +1,1 @@
+"""Bookker Sync: keeps Bookker bookings and Microsoft Outlook calendars in step."""

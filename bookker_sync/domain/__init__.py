@@ -1,0 +1,1 @@
+"""Pure domain logic: models, rules, recurrence, reconcile. Imports nothing of ours outside."""

@@ -1,0 +1,20 @@
+"""Shared fixtures: real Azurite, the Graph emulator and the local Functions host.
+
+Each service is started once per test session on free 127.0.0.1 ports and stopped at
+the end; tests reset state instead of restarting processes.
+"""
+
+import os
+
+pytest_plugins = [
+    "tests.support.azurite",
+    "tests.support.graph_emulator",
+    "tests.support.functions_host",
+]
+
+# Hypothesis: deterministic in CI, no example database written into the repo.
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("dev", database=None, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")

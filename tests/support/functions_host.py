@@ -1,0 +1,1 @@
+"""Local Functions host fixture (filled in by the foundation work)."""
