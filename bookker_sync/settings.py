@@ -137,7 +137,10 @@ REQUIRED_SETTING_NAMES = ("GRAPH_CLIENT_ID", "WEBHOOK_BASE_URL")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from ``env`` (default: os.environ); raise SettingsError naming all problems."""
+    """Build Settings from ``env`` (default: os.environ).
+
+    Raises SettingsError naming every missing or invalid setting at once.
+    """
     source = os.environ if env is None else env
     sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}}
     top: dict[str, object] = {}

@@ -163,11 +163,37 @@ def start_azurite(
     # Azurite refuses --location together with --inMemoryPersistence.
     argv += ["--inMemoryPersistence"] if in_memory else ["--location", str(workdir)]
     child = spawn("azurite", argv, workdir / "azurite.log")
-    wait_until(
-        lambda: all(port_open(p) for p in (blob, queue, table)), child, what="listening"
-    )
+    wait_until(lambda: all(port_open(p) for p in (blob, queue, table)), child, what="listening")
     return Azurite(child=child, blob_port=blob, queue_port=queue, table_port=table)
 
 
 def python() -> str:
     return sys.executable
+
+
+@dataclass
+class FunctionsHostProcess:
+    child: Child
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_functions_host(
+    log_path: Path,
+    env: dict[str, str],
+    port: int | None = None,
+    app_dir: Path = REPO,
+    app_target: str = "function_app:app",
+    extra_args: Sequence[str] = (),
+) -> FunctionsHostProcess:
+    port = port or free_port()
+    argv = [
+        python(), "-m", "emulators.functions_host",
+        "--app", app_target, "--app-dir", str(app_dir), "--port", str(port), *extra_args,
+    ]  # fmt: skip
+    child = spawn("functions-host", argv, log_path, env={"PYTHONPATH": str(REPO), **env})
+    wait_until(lambda: port_open(port), child, timeout=60, what="listening")
+    return FunctionsHostProcess(child=child, port=port)

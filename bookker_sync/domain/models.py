@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -21,6 +22,18 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def load_time_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (e.g. ``Europe/Madrid``); a clear ValueError if unknown."""
+    try:
+        return ZoneInfo(name)
+    # ZoneInfo raises KeyError subclasses for unknown keys, ValueError for malformed ones
+    # and OSError for keys naming a directory such as "Europe".
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Madrid'"
+        ) from None
 
 
 class Model(BaseModel):
@@ -59,6 +72,28 @@ class TimeRange(Model):
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
+    @model_validator(mode="after")
+    def _starts_before_it_ends(self) -> Self:
+        # Overnight opening is written as two intervals ("22:00"-"24:00", "00:00"-"06:00").
+        if self.end_minute <= self.start_minute:
+            raise ValueError(f"opening interval {self.start}-{self.end} must end after it starts")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        """Minutes after local midnight."""
+        return _minutes_of(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        """Minutes after local midnight; "24:00" is 1440."""
+        return _minutes_of(self.end)
+
+
+def _minutes_of(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
 
 class SpaceRules(Model):
     time_zone: str = "UTC"
@@ -67,6 +102,39 @@ class SpaceRules(Model):
     max_minutes: int | None = Field(default=None, ge=1)
     booking_window_days: int | None = Field(default=None, ge=0)
     allowed_groups: list[str] = Field(default_factory=list)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        load_time_zone(value)
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _weekday_keys(
+        cls, value: dict[str, list[TimeRange]] | None
+    ) -> dict[str, list[TimeRange]] | None:
+        # A misspelt day would otherwise silently mean "closed".
+        unknown = sorted(set(value or {}) - set(WEEKDAYS))
+        if unknown:
+            raise ValueError(
+                f"openingHours keys must be weekdays ({', '.join(WEEKDAYS)}), got {unknown}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Self:
+        if (
+            self.min_minutes is not None
+            and self.max_minutes is not None
+            and self.min_minutes > self.max_minutes
+        ):
+            raise ValueError("minMinutes must not exceed maxMinutes")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return load_time_zone(self.time_zone)
 
 
 class UserRules(Model):

@@ -1,0 +1,40 @@
+"""The composition root: what one app instance uses, built once per event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bookker_sync.clock import CLOCK, Clock
+from bookker_sync.settings import Settings
+from bookker_sync.storage.clients import StorageClients, clients_for
+from bookker_sync.storage.queues import QueueSender
+from bookker_sync.storage.repositories import Repositories
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    storage: StorageClients
+    repos: Repositories
+    queues: QueueSender
+
+
+_by_loop: dict[int, Services] = {}
+
+
+def services_for(settings: Settings, clock: Clock = CLOCK) -> Services:
+    key = id(asyncio.get_running_loop())
+    found = _by_loop.get(key)
+    if found is None or found.settings is not settings:
+        storage = clients_for(settings.storage)
+        found = Services(
+            settings=settings,
+            clock=clock,
+            storage=storage,
+            repos=Repositories(storage.tables),
+            queues=QueueSender(storage.queues),
+        )
+        _by_loop[key] = found
+    return found

@@ -1,0 +1,12 @@
+"""Azure Functions entry point: builds the FunctionApp and registers blueprints. Nothing else."""
+
+import azure.functions as func
+
+from bookker_sync.functions import BLUEPRINTS
+from bookker_sync.settings import get_settings
+
+get_settings()  # fail at start-up with one message naming every missing or invalid setting
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in BLUEPRINTS:
+    app.register_functions(blueprint)
