@@ -2,23 +2,106 @@
 
 from __future__ import annotations
 
-from azure.data.tables.aio import TableServiceClient
+from datetime import datetime
+from typing import Any
 
-from bookker_sync.domain.models import Tenant
+from azure.data.tables.aio import TableServiceClient
+from pydantic import BaseModel, ConfigDict, Field
+
+from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.storage.tables import DocumentTable
 
 TENANTS_TABLE = "tenants"
+SPACES_TABLE = "spaces"
+USERS_TABLE = "users"
+BOOKINGS_TABLE = "bookings"
+LEDGER_TABLE = "ledger"
+MAILBOXES_TABLE = "mailboxes"
 # Every table the app uses (infra/ declares the same list).
-APP_TABLES = (TENANTS_TABLE,)
+APP_TABLES = (
+    TENANTS_TABLE,
+    SPACES_TABLE,
+    USERS_TABLE,
+    BOOKINGS_TABLE,
+    LEDGER_TABLE,
+    MAILBOXES_TABLE,
+)
 TENANT_PARTITION = "tenant"
+
+
+class BookingRecord(BaseModel):
+    """A booking plus the full Graph JSON of each Outlook copy (full fidelity)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    booking: Booking
+    organizer_event: dict[str, Any] | None = Field(default=None, alias="organizerEvent")
+    resource_event: dict[str, Any] | None = Field(default=None, alias="resourceEvent")
+
+
+class MailboxState(BaseModel):
+    """Sync state of one room mailbox: delta link, lease and dirty flag, timings."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    tenant_id: str
+    mailbox: str
+    space_id: str | None = None
+    delta_link: str | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    dirty: bool = False
+    last_sync_at: datetime | None = None
+    last_sync_started_at: datetime | None = None
+    last_notification_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    full_resyncs: int = 0
+    lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
+
+
+def _booking_projection(record: BookingRecord) -> dict[str, Any]:
+    b = record.booking
+    return {
+        "SpaceId": b.space_id,
+        "UserId": b.user_id,
+        "Status": b.status.value,
+        "Source": b.source.value,
+        "Start": b.start,
+        "End": b.end,
+        "ICalUId": b.outlook.i_cal_uid or "",
+        "ResourceEventId": b.outlook.resource_event_id or "",
+        "SeriesId": b.series_id or "",
+    }
 
 
 class Repositories:
     def __init__(self, service: TableServiceClient) -> None:
         self.service = service
         self.tenants = DocumentTable(service, TENANTS_TABLE, Tenant)
+        self.spaces = DocumentTable(
+            service,
+            SPACES_TABLE,
+            Space,
+            projection=lambda s: {"ResourceEmail": (s.resource_email or "").lower()},
+        )
+        self.users = DocumentTable(
+            service, USERS_TABLE, User, projection=lambda u: {"Email": u.email.lower()}
+        )
+        self.bookings = DocumentTable(
+            service, BOOKINGS_TABLE, BookingRecord, projection=_booking_projection
+        )
+        self.mailboxes = DocumentTable(service, MAILBOXES_TABLE, MailboxState)
 
     async def ping(self) -> None:
         """Raise if the table service can't be reached."""
         async for _ in self.service.list_tables(results_per_page=1):
             break
+
+    async def user_by_email(self, tenant_id: str, email: str) -> User | None:
+        found = await self.users.list(tenant_id, "Email eq @e", e=email.lower())
+        return found[0] if found else None
+
+    async def space_by_mailbox(self, tenant_id: str, mailbox: str) -> Space | None:
+        found = await self.spaces.list(tenant_id, "ResourceEmail eq @m", m=mailbox.lower())
+        return found[0] if found else None

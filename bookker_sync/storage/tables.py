@@ -20,7 +20,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 from pydantic import BaseModel
 
@@ -36,6 +36,19 @@ _KEY_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 def safe_key(value: str) -> str:
     """PartitionKey/RowKey may not contain / \\ # ? or control characters: escape them."""
     return _KEY_FORBIDDEN.sub(lambda m: f"%{ord(m.group()):02X}", value.replace("%", "%25"))
+
+
+_IF_MATCH = MatchConditions.IfNotModified
+
+
+@dataclass(frozen=True)
+class TableWrite(Generic[M]):
+    """One write in a partition transaction: create (no etag), update/delete (etag)."""
+
+    kind: str  # "create" | "update" | "delete"
+    rk: str
+    value: M | None = None
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,39 @@ class DocumentTable(Generic[M]):
             raise ConflictError(f"{self.table_name}: {pk}/{rk} changed concurrently") from exc
         except ResourceNotFoundError:
             return
+
+    async def transact(self, pk: str, writes: list[TableWrite[M]]) -> None:
+        """Apply writes to one partition atomically (max 100); any stale ETag → ConflictError."""
+        if not writes:
+            return
+        if len(writes) > 100:
+            raise ValueError("a table transaction holds at most 100 operations")
+        client = await self.client()
+        operations: list[Any] = []
+        for write in writes:
+            if write.kind == "delete":
+                entity = {"PartitionKey": safe_key(pk), "RowKey": safe_key(write.rk)}
+                operations.append(
+                    ("delete", entity, {"etag": write.etag, "match_condition": _IF_MATCH})
+                )
+            elif write.kind == "create":
+                assert write.value is not None
+                operations.append(("create", self._entity(pk, write.rk, write.value)))
+            else:
+                assert write.value is not None and write.etag is not None
+                operations.append(
+                    (
+                        "update",
+                        self._entity(pk, write.rk, write.value),
+                        {"mode": "replace", "etag": write.etag, "match_condition": _IF_MATCH},
+                    )
+                )
+        try:
+            await client.submit_transaction(operations)
+        except TableTransactionError as exc:
+            raise ConflictError(f"{self.table_name}: transaction on {pk} lost a race") from exc
+        except (ResourceModifiedError, ResourceExistsError) as exc:
+            raise ConflictError(f"{self.table_name}: transaction on {pk} lost a race") from exc
 
     async def query(
         self, pk: str | None = None, where: str | None = None, **params: Any

@@ -1,0 +1,180 @@
+"""Calendar operations on one tenant's mailboxes (events, responses, extensions, delta).
+
+URLs come from msgraph-sdk request builders (the shapes the SDK really sends); bodies
+and responses stay raw JSON for full fidelity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
+    DeltaRequestBuilder,
+)
+from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
+from msgraph.generated.users.item.events.item.event_item_request_builder import (
+    EventItemRequestBuilder,
+)
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
+    InstancesRequestBuilder,
+)
+
+from bookker_sync.graph.errors import GraphError, GraphNotFoundError
+from bookker_sync.graph.event_json import EXTENSION_ID
+from bookker_sync.graph.transport import GraphTransport, request
+
+# Times in UTC; ids stable within a mailbox (graph-facts: Prefer IdType="ImmutableId").
+PREFER = 'outlook.timezone="UTC", IdType="ImmutableId"'
+EXPAND_OURS = f"extensions($filter=id eq '{EXTENSION_ID}')"
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    items: list[dict[str, Any]]
+    next_link: str | None
+    delta_link: str | None
+
+
+class CalendarApi:
+    def __init__(self, transport: GraphTransport) -> None:
+        self._t = transport
+        self._users = transport.client.users
+
+    # -- events --------------------------------------------------------------------
+    async def create_event(self, mailbox: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST an event. A retried POST with the same transactionId returns the same event."""
+        rb = self._users.by_user_id(mailbox).events
+        info = request(Method.POST, rb.url_template, rb.path_parameters)
+        created = await self._t.send(mailbox, info, body, {"Prefer": PREFER})
+        if created is None:
+            raise GraphError(502, "EmptyResponse", "event creation returned no body")
+        return created
+
+    async def get_event(self, mailbox: str, event_id: str) -> dict[str, Any] | None:
+        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
+            expand=[EXPAND_OURS]
+        )
+        info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
+        try:
+            return await self._t.send(mailbox, info, headers={"Prefer": PREFER})
+        except GraphNotFoundError:
+            return None
+
+    async def find_by_ical_uid(self, mailbox: str, ical_uid: str) -> dict[str, Any] | None:
+        """The mailbox's copy of an event (or occurrence) by its iCalUId."""
+        escaped = ical_uid.replace("'", "''")
+        query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+            filter=f"iCalUId eq '{escaped}'", top=2, expand=[EXPAND_OURS]
+        )
+        rb = self._users.by_user_id(mailbox).events
+        info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
+        page = await self._t.send(mailbox, info, headers={"Prefer": PREFER}) or {}
+        found = page.get("value") or []
+        return found[0] if found else None
+
+    async def update_event(
+        self, mailbox: str, event_id: str, patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
+        info = request(Method.PATCH, rb.url_template, rb.path_parameters)
+        updated = await self._t.send(mailbox, info, patch, {"Prefer": PREFER})
+        return updated or {}
+
+    async def delete_event(self, mailbox: str, event_id: str) -> None:
+        """Delete; already gone counts as done (idempotent)."""
+        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
+        try:
+            await self._t.send(mailbox, rb.to_delete_request_information())
+        except GraphNotFoundError:
+            return
+
+    async def cancel_event(self, mailbox: str, event_id: str, comment: str) -> None:
+        """Organizer cancels a meeting: attendees (the room) get the cancellation."""
+        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).cancel
+        info = request(Method.POST, rb.url_template, rb.path_parameters)
+        try:
+            await self._t.send(mailbox, info, {"comment": comment})
+        except GraphNotFoundError:
+            return
+
+    async def decline_event(self, mailbox: str, event_id: str, comment: str) -> None:
+        """Attendee (the room) declines with a reason; already gone counts as done."""
+        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).decline
+        info = request(Method.POST, rb.url_template, rb.path_parameters)
+        try:
+            await self._t.send(mailbox, info, {"comment": comment, "sendResponse": True})
+        except GraphNotFoundError:
+            return
+
+    async def add_extension(self, mailbox: str, event_id: str, body: dict[str, Any]) -> None:
+        """Attach our open extension; an existing one (409) counts as done."""
+        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).extensions
+        info = request(Method.POST, rb.url_template, rb.path_parameters)
+        try:
+            await self._t.send(mailbox, info, body)
+        except GraphNotFoundError:
+            return
+        except GraphError as exc:
+            if exc.status != 409:
+                raise
+
+    async def instances(
+        self, mailbox: str, series_id: str, start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        rb = self._users.by_user_id(mailbox).events.by_event_id(series_id).instances
+        query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+            start_date_time=start.isoformat(), end_date_time=end.isoformat(), top=500
+        )
+        info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
+        found: list[dict[str, Any]] = []
+        page = await self._t.send(mailbox, info, headers={"Prefer": PREFER}) or {}
+        found.extend(page.get("value") or [])
+        while page.get("@odata.nextLink"):
+            next_info = rb.with_url(page["@odata.nextLink"]).to_get_request_information()
+            page = await self._t.send(mailbox, next_info, headers={"Prefer": PREFER}) or {}
+            found.extend(page.get("value") or [])
+        return found
+
+    # -- delta ---------------------------------------------------------------------
+    async def delta_page(
+        self,
+        mailbox: str,
+        *,
+        link: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int = 50,
+    ) -> DeltaPage:
+        """One page of calendarView delta: from a stored next/delta link, or a fresh window."""
+        rb = self._users.by_user_id(mailbox).calendar_view.delta
+        if link:
+            info = rb.with_url(link).to_get_request_information()
+        else:
+            if start is None or end is None:
+                raise ValueError("a fresh delta needs start and end")
+            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+                start_date_time=start.isoformat(), end_date_time=end.isoformat()
+            )
+            info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
+        prefer = f"{PREFER}, odata.maxpagesize={page_size}"
+        page = await self._t.send(mailbox, info, headers={"Prefer": prefer}) or {}
+        return DeltaPage(
+            items=list(page.get("value") or []),
+            next_link=page.get("@odata.nextLink"),
+            delta_link=page.get("@odata.deltaLink"),
+        )
+
+    async def delta_all(
+        self, mailbox: str, *, link: str | None, start: datetime, end: datetime
+    ) -> AsyncIterator[DeltaPage]:
+        page = await self.delta_page(mailbox, link=link, start=start, end=end)
+        yield page
+        while page.next_link:
+            page = await self.delta_page(mailbox, link=page.next_link)
+            yield page
