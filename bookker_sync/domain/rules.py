@@ -19,6 +19,7 @@ Time semantics, decided once here:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +41,7 @@ RULE_KEYS: Final[tuple[str, ...]] = (
 """Every rule key, in the order violations are reported."""
 
 _DAY: Final = timedelta(days=1)
+_WHOLE_DAY: Final = (timedelta(0), _DAY)  # an opening interval 00:00-24:00
 _EN_DASH: Final = "\N{EN DASH}"  # between the two times of an interval in messages
 
 
@@ -74,9 +76,8 @@ def check_booking(
     ``ignore_booking_ids`` leaves out the booking being changed. Raises ValueError if
     a time is naive or ``end`` is not after ``start`` (a malformed request, not a rule).
     """
-    others = _other_confirmed_starts(user, user_bookings, ignore_booking_ids)
-    request = _request(space, user, start, end, now, others)
-    return _violations(request)
+    per_day = _bookings_per_local_day(space, user, user_bookings, ignore_booking_ids)
+    return _violations(_request(space, user, start, end, now, per_day))
 
 
 def check_occurrences(
@@ -94,13 +95,13 @@ def check_occurrences(
     occurrences accepted earlier in the list count towards ``maxBookingsPerDay`` of
     later ones, as they will be stored too.
     """
-    accepted_starts = list(_other_confirmed_starts(user, user_bookings, ignore_booking_ids))
+    per_day = _bookings_per_local_day(space, user, user_bookings, ignore_booking_ids)
     checks = []
     for start, end in occurrences:
-        request = _request(space, user, start, end, now, tuple(accepted_starts))
+        request = _request(space, user, start, end, now, per_day)
         violations = tuple(_violations(request))
         if not violations:
-            accepted_starts.append(request.start)
+            per_day[request.local_day] += 1
         checks.append(OccurrenceCheck(request.start, request.end, violations))
     return checks
 
@@ -116,11 +117,15 @@ class _Request:
     end: datetime  # UTC
     now: datetime  # UTC
     zone: ZoneInfo
-    other_starts: tuple[datetime, ...]  # the user's other confirmed bookings, UTC
+    other_bookings_per_day: Counter[date]  # the user's other confirmed ones, by local day
 
     @property
     def minutes(self) -> float:
         return (self.end - self.start).total_seconds() / 60
+
+    @property
+    def local_day(self) -> date:
+        return self.local(self.start).date()
 
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(self.zone)
@@ -132,12 +137,13 @@ def _request(
     start: datetime,
     end: datetime,
     now: datetime,
-    other_starts: tuple[datetime, ...],
+    other_bookings_per_day: Counter[date],
 ) -> _Request:
     start_utc, end_utc, now_utc = _utc(start, "start"), _utc(end, "end"), _utc(now, "now")
     if end_utc <= start_utc:
         raise ValueError("the booking must end after it starts")
-    return _Request(space, user, start_utc, end_utc, now_utc, space.rules.zone, other_starts)
+    zone = space.rules.zone
+    return _Request(space, user, start_utc, end_utc, now_utc, zone, other_bookings_per_day)
 
 
 def _utc(value: datetime, name: str) -> datetime:
@@ -146,14 +152,15 @@ def _utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _other_confirmed_starts(
-    user: User | None, bookings: Sequence[Booking], ignore_ids: Collection[str]
-) -> tuple[datetime, ...]:
+def _bookings_per_local_day(
+    space: Space, user: User | None, bookings: Sequence[Booking], ignore_ids: Collection[str]
+) -> Counter[date]:
+    """How many confirmed bookings ``user`` has on each local day (of the space's zone)."""
     if user is None:
-        return ()
-    ignored = set(ignore_ids)
-    return tuple(
-        booking.start
+        return Counter()
+    ignored, zone = set(ignore_ids), space.rules.zone
+    return Counter(
+        booking.start.astimezone(zone).date()
         for booking in bookings
         if booking.status is BookingStatus.CONFIRMED
         and booking.user_id == user.id
@@ -213,10 +220,12 @@ def _check_booking_window(request: _Request) -> Violation | None:
 
 
 def _check_opening_hours(request: _Request) -> Violation | None:
-    if request.space.rules.opening_hours is None:
+    if request.space.rules.opening_hours is None or _always_open(request):
         return None
+    # Not open round the clock: a booking longer than a week fails within eight days,
+    # so this loop stays short however long the booking is.
     for piece in _local_pieces(request.start, request.end, request.zone):
-        open_intervals = _open_intervals(request, piece.day)
+        open_intervals = _open_intervals(request, WEEKDAYS[piece.day.weekday()])
         if not any(_contains(interval, piece) for interval in open_intervals):
             return Violation(
                 rule="openingHours",
@@ -251,11 +260,9 @@ def _check_bookings_per_day(request: _Request) -> Violation | None:
     user = request.user
     if user is None or user.rules.max_bookings_per_day is None:
         return None
-    day = request.local(request.start).date()
-    same_day = sum(1 for start in request.other_starts if request.local(start).date() == day)
-    total = same_day + 1  # this booking
-    limit = user.rules.max_bookings_per_day
-    if total <= limit:
+    limit, day = user.rules.max_bookings_per_day, request.local_day
+    same_day = request.other_bookings_per_day[day]
+    if same_day + 1 <= limit:  # + this booking
         return None
     if limit == 0:
         message = f"{user.email} is not allowed to make bookings (0 bookings per day)."
@@ -354,16 +361,20 @@ def _next_offset_change(after: datetime, before: datetime, zone: ZoneInfo) -> da
     return change if after < change < before else None
 
 
-def _open_intervals(request: _Request, day: date) -> list[tuple[timedelta, timedelta]]:
-    """The day's opening intervals, sorted, with touching or overlapping ones joined."""
+def _always_open(request: _Request) -> bool:
+    return all(_open_intervals(request, weekday) == [_WHOLE_DAY] for weekday in WEEKDAYS)
+
+
+def _open_intervals(request: _Request, weekday: str) -> list[tuple[timedelta, timedelta]]:
+    """The weekday's opening intervals, sorted, with touching or overlapping ones joined."""
     hours = request.space.rules.opening_hours or {}
     ranges = sorted(
         (timedelta(minutes=r.start_minute), timedelta(minutes=r.end_minute))
-        for r in hours.get(WEEKDAYS[day.weekday()], [])
+        for r in hours.get(weekday, [])
     )
     merged: list[tuple[timedelta, timedelta]] = []
     for start, end in ranges:
-        if merged and start < merged[-1][1]:
+        if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
@@ -402,10 +413,13 @@ def _failing_part(
 
 
 def _clock_on(local: datetime, day: date) -> str:
-    """The clock time of ``local``, naming its weekday when it is not on ``day``."""
+    """The clock time of ``local``, naming its weekday when it is not on ``day`` and also
+    its date when it is not the day after."""
     if local.date() == day:
         return _clock_of(local)
-    return f"{_clock_of(local)} on {_day_name(local.date())}"
+    if local.date() == day + _DAY:
+        return f"{_clock_of(local)} on {_day_name(local.date())}"
+    return f"{_clock_of(local)} on {_day_name(local.date())} {local.date().isoformat()}"
 
 
 def _since_midnight(local: datetime) -> timedelta:

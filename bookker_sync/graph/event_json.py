@@ -21,6 +21,12 @@ def graph_datetime(moment: datetime) -> dict[str, str]:
     return {"dateTime": utc.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"}
 
 
+def graph_local_datetime(moment: datetime, time_zone: str) -> dict[str, str]:
+    """dateTimeTimeZone as wall time in ``time_zone`` (IANA): for series that follow DST."""
+    local = moment.astimezone(_zone(time_zone))
+    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": time_zone}
+
+
 def parse_graph_datetime(value: dict[str, Any] | None) -> datetime | None:
     if not value or not value.get("dateTime"):
         return None

@@ -6,8 +6,10 @@ import asyncio
 from dataclasses import dataclass
 
 from bookker_sync.clock import CLOCK, Clock
+from bookker_sync.graph.gateway import GraphGateway
 from bookker_sync.settings import Settings
 from bookker_sync.storage.clients import StorageClients, clients_for
+from bookker_sync.storage.ledger import Ledger
 from bookker_sync.storage.queues import QueueSender
 from bookker_sync.storage.repositories import Repositories
 
@@ -19,6 +21,8 @@ class Services:
     storage: StorageClients
     repos: Repositories
     queues: QueueSender
+    ledger: Ledger
+    graph: GraphGateway
 
 
 _by_loop: dict[int, Services] = {}
@@ -35,6 +39,19 @@ def services_for(settings: Settings, clock: Clock = CLOCK) -> Services:
             storage=storage,
             repos=Repositories(storage.tables),
             queues=QueueSender(storage.queues),
+            ledger=Ledger(storage.tables),
+            graph=_gateway(settings),
         )
         _by_loop[key] = found
     return found
+
+
+_gateways: dict[int, GraphGateway] = {}
+
+
+def _gateway(settings: Settings) -> GraphGateway:
+    # One gateway per settings object: its token caches outlive event loops.
+    key = id(settings.graph)
+    if key not in _gateways:
+        _gateways[key] = GraphGateway(settings.graph)
+    return _gateways[key]

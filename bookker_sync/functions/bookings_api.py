@@ -1,0 +1,147 @@
+"""The Bookker API (DESIGN.md §5) as HTTP functions: thin wrappers over sync/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import azure.functions as func
+
+from bookker_sync.domain.models import Booking, BookingStatus
+from bookker_sync.functions.deps import services
+from bookker_sync.functions.http_helpers import handle, parse_body, route_id
+from bookker_sync.functions.responses import json_response
+from bookker_sync.sync import bookings, config
+from bookker_sync.sync.api_models import (
+    BookingCreate,
+    BookingPatch,
+    ReleaseRequest,
+    SpacePut,
+    TenantPut,
+    UserPut,
+)
+from bookker_sync.sync.errors import BadRequestError
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+FUNCTION = func.AuthLevel.FUNCTION
+
+
+@bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=FUNCTION)
+async def put_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    async def work() -> func.HttpResponse:
+        tenant_id = route_id(req, "tenantId")
+        body = parse_body(req, TenantPut)
+        tenant, created = await config.put_tenant(services(), tenant_id, body)
+        return json_response(tenant.to_json_dict(), 201 if created else 200)
+
+    return await handle(work)
+
+
+@bp.route(route="tenants/{tenantId}/spaces/{spaceId}", methods=["PUT"], auth_level=FUNCTION)
+async def put_space(req: func.HttpRequest) -> func.HttpResponse:
+    async def work() -> func.HttpResponse:
+        tenant_id, space_id = route_id(req, "tenantId"), route_id(req, "spaceId")
+        body = parse_body(req, SpacePut)
+        space, created = await config.put_space(services(), tenant_id, space_id, body)
+        return json_response(space.to_json_dict(), 201 if created else 200)
+
+    return await handle(work)
+
+
+@bp.route(route="tenants/{tenantId}/users/{userId}", methods=["PUT"], auth_level=FUNCTION)
+async def put_user(req: func.HttpRequest) -> func.HttpResponse:
+    async def work() -> func.HttpResponse:
+        tenant_id, user_id = route_id(req, "tenantId"), route_id(req, "userId")
+        body = parse_body(req, UserPut)
+        user, created = await config.put_user(services(), tenant_id, user_id, body)
+        return json_response(user.to_json_dict(), 201 if created else 200)
+
+    return await handle(work)
+
+
+@bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=FUNCTION)
+async def bookings_collection(req: func.HttpRequest) -> func.HttpResponse:
+    async def work() -> func.HttpResponse:
+        tenant_id = route_id(req, "tenantId")
+        if req.method.upper() == "GET":
+            return await _list(req, tenant_id)
+        body = parse_body(req, BookingCreate)
+        key = req.headers.get("idempotency-key") or req.headers.get("x-ms-client-request-id")
+        created = await bookings.create_booking(services(), tenant_id, body, key)
+        status = 200 if created.replayed else 201
+        if created.series_id is None:
+            return json_response(_out(created.bookings[0]), status)
+        return json_response(
+            {"seriesId": created.series_id, "value": [_out(b) for b in created.bookings]},
+            status,
+        )
+
+    return await handle(work)
+
+
+async def _list(req: func.HttpRequest, tenant_id: str) -> func.HttpResponse:
+    status = req.params.get("status")
+    if status is not None and status not in {s.value for s in BookingStatus}:
+        raise BadRequestError("status must be confirmed, declined or cancelled")
+    found = await bookings.list_bookings(
+        services(),
+        tenant_id,
+        space_id=req.params.get("spaceId") or None,
+        user_id=req.params.get("userId") or None,
+        start_from=_time_param(req, "from"),
+        until=_time_param(req, "to"),
+        status=BookingStatus(status) if status else None,
+    )
+    return json_response({"value": [_out(b) for b in found]})
+
+
+def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
+    raw = req.params.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError as exc:
+        raise BadRequestError(f"{name} must be an ISO 8601 date-time with offset") from exc
+    if value.tzinfo is None:
+        raise BadRequestError(f"{name} must carry a UTC offset")
+    return value
+
+
+@bp.route(
+    route="tenants/{tenantId}/bookings/{bookingId}",
+    methods=["GET", "PATCH", "DELETE"],
+    auth_level=FUNCTION,
+)
+async def booking_item(req: func.HttpRequest) -> func.HttpResponse:
+    async def work() -> func.HttpResponse:
+        tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
+        method = req.method.upper()
+        if method == "GET":
+            await config.get_tenant(services(), tenant_id)
+            stored = await bookings.get_booking(services(), tenant_id, booking_id)
+            return json_response(_out(stored.value.booking))
+        if method == "PATCH":
+            patch = parse_body(req, BookingPatch)
+            updated = await bookings.update_booking(services(), tenant_id, booking_id, patch)
+            return json_response(_out(updated))
+        await bookings.delete_booking(services(), tenant_id, booking_id)
+        return func.HttpResponse(status_code=204)
+
+    return await handle(work)
+
+
+@bp.route(
+    route="tenants/{tenantId}/bookings/{bookingId}/release", methods=["POST"], auth_level=FUNCTION
+)
+async def release_booking(req: func.HttpRequest) -> func.HttpResponse:
+    async def work() -> func.HttpResponse:
+        tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
+        body = parse_body(req, ReleaseRequest)
+        released = await bookings.release_booking(services(), tenant_id, booking_id, body.reason)
+        return json_response(_out(released), 202)
+
+    return await handle(work)
+
+
+def _out(booking: Booking) -> dict[str, object]:
+    return booking.to_json_dict()

@@ -1,0 +1,451 @@
+"""Bookings made in Bookker and written to Outlook (DESIGN.md §1, §2, §5).
+
+Order of a creation: rules → claim the slot in the space ledger (a hold) → create the
+Outlook event (transactionId = booking id, so a retried POST never makes a second
+event) → store the booking → confirm the hold. A Graph failure releases the hold and
+stores nothing: the API answers 201 only after Graph accepted the event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bookker_sync.domain.models import (
+    Booking,
+    BookingSource,
+    BookingStatus,
+    OutlookRef,
+    Space,
+    Tenant,
+    TenantMode,
+    User,
+    Violation,
+)
+from bookker_sync.domain.recurrence import expand, to_graph_pattern
+from bookker_sync.domain.rules import check_booking, check_occurrences
+from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.errors import GraphError
+from bookker_sync.graph.event_json import (
+    extension_body,
+    graph_local_datetime,
+    new_event_body,
+    parse_graph_datetime,
+    time_patch,
+)
+from bookker_sync.storage.errors import ConflictError
+from bookker_sync.storage.ledger import Claim, SlotTakenError
+from bookker_sync.storage.queues import OUTBOUND_QUEUE
+from bookker_sync.storage.repositories import BookingRecord
+from bookker_sync.storage.tables import Stored
+from bookker_sync.sync.api_models import BookingCreate, BookingPatch
+from bookker_sync.sync.booking_store import get_record, mutate
+from bookker_sync.sync.config import get_space, get_tenant, get_user
+from bookker_sync.sync.errors import (
+    BadRequestError,
+    ConflictAppError,
+    ForbiddenError,
+    GraphFailureError,
+    RuleViolationError,
+)
+from bookker_sync.sync.services import Services
+
+_IDS = uuid.UUID("7f1d2c1e-5b1a-4c0e-9d59-6a3f8f0b7a11")
+
+
+def booking_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+    """Same key → same booking id → same transactionId: retries are idempotent."""
+    if idempotency_key:
+        return str(uuid.uuid5(_IDS, f"{tenant_id}\n{idempotency_key}"))
+    return str(uuid.uuid4())
+
+
+def occurrence_id(series_id: str, index: int) -> str:
+    return str(uuid.uuid5(uuid.UUID(series_id), f"occurrence-{index}"))
+
+
+@dataclass(frozen=True)
+class Created:
+    bookings: list[Booking]
+    series_id: str | None
+    replayed: bool
+
+
+def room_of(tenant: Tenant, space: Space) -> str | None:
+    """The room mailbox written to: only bidirectional tenants invite rooms."""
+    if tenant.mode is TenantMode.BIDIRECTIONAL and space.resource_email:
+        return space.resource_email
+    return None
+
+
+async def user_bookings(services: Services, tenant_id: str, user_id: str) -> list[Booking]:
+    since = services.clock.now() - timedelta(days=2)
+    records = await services.repos.bookings.list(
+        tenant_id, "UserId eq @u and Status eq @s and End gt @t",
+        u=user_id, s=BookingStatus.CONFIRMED.value, t=since,
+    )  # fmt: skip
+    return [r.booking for r in records]
+
+
+def _raise_for(violations: list[Violation]) -> None:
+    if not violations:
+        return
+    errors = [v.to_json_dict() for v in violations]
+    if any(v.rule == "access" for v in violations):
+        raise ForbiddenError("the user may not book this space", errors=errors)
+    raise RuleViolationError(
+        "the booking breaks " + ", ".join(sorted({v.rule for v in violations})), errors=errors
+    )
+
+
+def _graph_failure(exc: GraphError, doing: str) -> GraphFailureError:
+    status = 503 if exc.transient else 502
+    return GraphFailureError(f"Outlook did not accept {doing}: {exc.message}", status)
+
+
+async def create_booking(
+    services: Services, tenant_id: str, body: BookingCreate, idempotency_key: str | None
+) -> Created:
+    tenant = await get_tenant(services, tenant_id)
+    space = await get_space(services, tenant_id, body.space_id)
+    user = await get_user(services, tenant_id, body.user_id)
+    if body.end <= body.start:
+        raise BadRequestError("end must be after start")
+    booking_id = booking_id_for(tenant_id, idempotency_key)
+    replay = await _replay(services, tenant_id, booking_id)
+    if replay is not None:
+        return replay
+    occurrences = _occurrences(body, space)
+    now = services.clock.now()
+    mine = await user_bookings(services, tenant_id, user.id)
+    if body.recurrence is None:
+        _raise_for(check_booking(
+            space=space, user=user, start=body.start, end=body.end, user_bookings=mine, now=now
+        ))  # fmt: skip
+    else:
+        checks = check_occurrences(
+            space=space, user=user, occurrences=occurrences, user_bookings=mine, now=now
+        )
+        _raise_for([_dated(c.start, v, space) for c in checks for v in c.violations])
+    series_id = booking_id if body.recurrence is not None else None
+    ids = [booking_id] if series_id is None else [
+        occurrence_id(series_id, i) for i in range(len(occurrences))
+    ]  # fmt: skip
+    claims = [Claim(i, s, e) for i, (s, e) in zip(ids, occurrences, strict=True)]
+    await _claim(services, tenant_id, space.id, claims, now)
+    try:
+        copies = await _write_outlook(services, tenant, space, user, body, booking_id, claims)
+    except GraphError as exc:
+        await services.ledger.release(tenant_id, space.id, claims)
+        raise _graph_failure(exc, "the booking") from exc
+    bookings = [
+        _new_booking(tenant, space, user, body.subject, claim, series_id, copy, now)
+        for claim, copy in zip(claims, copies, strict=True)
+    ]
+    for booking, copy in zip(bookings, copies, strict=True):
+        await _store_new(services, BookingRecord(booking=booking, organizer_event=copy))
+    await services.ledger.confirm(tenant_id, space.id, claims)
+    return Created(bookings=bookings, series_id=series_id, replayed=False)
+
+
+def _occurrences(body: BookingCreate, space: Space) -> list[tuple[datetime, datetime]]:
+    if body.recurrence is None:
+        return [(body.start, body.end)]
+    try:
+        return expand(body.recurrence, body.start, body.end, space.rules.time_zone)
+    except ValueError as exc:
+        raise BadRequestError(f"recurrence: {exc}") from exc
+
+
+def _dated(start: datetime, violation: Violation, space: Space) -> Violation:
+    return Violation(
+        rule=violation.rule, message=f"{start.date().isoformat()}: {violation.message}"
+    )
+
+
+async def _replay(services: Services, tenant_id: str, booking_id: str) -> Created | None:
+    """A POST retried with the same idempotency key returns what the first one made."""
+    single = await services.repos.bookings.find(tenant_id, booking_id)
+    if single is not None:
+        return Created([single.value.booking], None, replayed=True)
+    series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
+    if series:
+        ordered = sorted((r.booking for r in series), key=lambda b: b.start)
+        return Created(ordered, booking_id, replayed=True)
+    return None
+
+
+async def _claim(
+    services: Services, tenant_id: str, space_id: str, claims: list[Claim], now: datetime
+) -> None:
+    try:
+        await services.ledger.claim(tenant_id, space_id, claims, now)
+    except SlotTakenError as exc:
+        raise ConflictAppError(
+            "the space is already booked at that time", conflicts=exc.conflicts
+        ) from exc
+
+
+async def _write_outlook(
+    services: Services,
+    tenant: Tenant,
+    space: Space,
+    user: User,
+    body: BookingCreate,
+    booking_id: str,
+    claims: list[Claim],
+) -> list[dict[str, Any]]:
+    """Create the event (or series) in the user's calendar; one JSON copy per claim."""
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    room = room_of(tenant, space)
+    subject = body.subject or f"{space.name} (Bookker)"
+    extension = extension_body(booking_id, tenant.id, space.id)
+    if body.recurrence is None:
+        event = await calendar.create_event(user.email, new_event_body(
+            subject=subject, start=body.start, end=body.end, location_name=space.name,
+            room_email=room, transaction_id=booking_id, extension=extension,
+        ))  # fmt: skip
+        return [event]
+    zone = space.rules.time_zone
+    first_start, first_end = claims[0].start, claims[0].end
+    local_first = graph_local_datetime(first_start, zone)
+    pattern = to_graph_pattern(
+        body.recurrence, datetime.fromisoformat(local_first["dateTime"][:10]).date(), zone
+    )
+    event_body = new_event_body(
+        subject=subject, start=first_start, end=first_end, location_name=space.name,
+        room_email=room, transaction_id=booking_id, extension=extension, recurrence=pattern,
+    )  # fmt: skip
+    # Series times are local so Outlook keeps the wall-clock time across DST, like we do.
+    event_body["start"], event_body["end"] = local_first, graph_local_datetime(first_end, zone)
+    master = await calendar.create_event(user.email, event_body)
+    return await _match_instances(calendar, user.email, master, claims)
+
+
+async def _match_instances(
+    calendar: CalendarApi, mailbox: str, master: dict[str, Any], claims: list[Claim]
+) -> list[dict[str, Any]]:
+    window_start = claims[0].start - timedelta(days=1)
+    window_end = claims[-1].end + timedelta(days=1)
+    instances = await calendar.instances(mailbox, str(master["id"]), window_start, window_end)
+    by_start = {parse_graph_datetime(i.get("start")): i for i in instances}
+    missing = [c for c in claims if c.start not in by_start]
+    if missing:
+        raise GraphError(
+            502, "SeriesMismatch",
+            f"Outlook expanded the series differently ({len(missing)} occurrence(s) missing)",
+        )  # fmt: skip
+    return [by_start[c.start] for c in claims]
+
+
+def _new_booking(
+    tenant: Tenant,
+    space: Space,
+    user: User,
+    subject: str,
+    claim: Claim,
+    series_id: str | None,
+    copy: dict[str, Any],
+    now: datetime,
+) -> Booking:
+    return Booking(
+        id=claim.id,
+        tenant_id=tenant.id,
+        space_id=space.id,
+        user_id=user.id,
+        start=claim.start,
+        end=claim.end,
+        subject=subject,
+        source=BookingSource.BOOKKER,
+        series_id=series_id,
+        outlook=OutlookRef(
+            i_cal_uid=copy.get("iCalUId"),
+            organizer_mailbox=user.email,
+            organizer_event_id=copy.get("id"),
+            change_key=copy.get("changeKey"),
+            series_master_id=copy.get("seriesMasterId"),
+            resource_mailbox=room_of(tenant, space),
+        ),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _store_new(services: Services, record: BookingRecord) -> None:
+    try:
+        await services.repos.bookings.insert(record.booking.tenant_id, record.booking.id, record)
+    except ConflictError:
+        pass  # stored by an earlier attempt of the same request
+
+
+# -- read ------------------------------------------------------------------------------
+async def get_booking(services: Services, tenant_id: str, booking_id: str) -> Stored[BookingRecord]:
+    return await get_record(services, tenant_id, booking_id)
+
+
+async def list_bookings(
+    services: Services,
+    tenant_id: str,
+    *,
+    space_id: str | None = None,
+    user_id: str | None = None,
+    start_from: datetime | None = None,
+    until: datetime | None = None,
+    status: BookingStatus | None = None,
+) -> list[Booking]:
+    await get_tenant(services, tenant_id)
+    clauses: list[str] = []
+    params: dict[str, object] = {}
+    for column, value, op in (
+        ("SpaceId", space_id, "eq"), ("UserId", user_id, "eq"),
+        ("Status", status.value if status else None, "eq"),
+        ("End", start_from, "gt"), ("Start", until, "lt"),
+    ):  # fmt: skip
+        if value is not None:
+            name = f"p{len(params)}"
+            clauses.append(f"{column} {op} @{name}")
+            params[name] = value
+    records = await services.repos.bookings.list(tenant_id, " and ".join(clauses) or None, **params)
+    return sorted((r.booking for r in records), key=lambda b: (b.start, b.id))
+
+
+# -- update ----------------------------------------------------------------------------
+async def update_booking(
+    services: Services, tenant_id: str, booking_id: str, patch: BookingPatch
+) -> Booking:
+    tenant = await get_tenant(services, tenant_id)
+    stored = await get_booking(services, tenant_id, booking_id)
+    old = stored.value.booking
+    if old.status is not BookingStatus.CONFIRMED:
+        raise ConflictAppError(f"booking {booking_id} is {old.status.value}")
+    start, end = patch.start or old.start, patch.end or old.end
+    if end <= start:
+        raise BadRequestError("end must be after start")
+    space = await get_space(services, tenant_id, old.space_id)
+    user = await get_user(services, tenant_id, old.user_id)
+    now = services.clock.now()
+    mine = await user_bookings(services, tenant_id, user.id)
+    _raise_for(check_booking(
+        space=space, user=user, start=start, end=end, user_bookings=mine, now=now,
+        ignore_booking_ids={old.id},
+    ))  # fmt: skip
+    before, after = Claim(old.id, old.start, old.end), Claim(old.id, start, end)
+    try:
+        await services.ledger.claim(tenant_id, space.id, [after], now, release=[before], hold=False)
+    except SlotTakenError as exc:
+        raise ConflictAppError(
+            "the space is already booked at that time", conflicts=exc.conflicts
+        ) from exc
+    subject = patch.subject if patch.subject is not None else None
+    try:
+        event = await _patch_outlook(services, tenant, old, start, end, subject)
+    except GraphError as exc:
+        await services.ledger.claim(tenant_id, space.id, [before], now, release=[after], hold=False)
+        raise _graph_failure(exc, "the change") from exc
+    return await _save_update(services, stored, start, end, subject, event, now)
+
+
+async def _patch_outlook(
+    services: Services,
+    tenant: Tenant,
+    booking: Booking,
+    start: datetime,
+    end: datetime,
+    subject: str | None,
+) -> dict[str, Any]:
+    ref = booking.outlook
+    if not ref.organizer_mailbox or not ref.organizer_event_id:
+        raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    return await calendar.update_event(
+        ref.organizer_mailbox, ref.organizer_event_id, time_patch(start, end, subject)
+    )
+
+
+async def _save_update(
+    services: Services,
+    stored: Stored[BookingRecord],
+    start: datetime,
+    end: datetime,
+    subject: str | None,
+    event: dict[str, Any],
+    now: datetime,
+) -> Booking:
+    def change(record: BookingRecord) -> bool:
+        b = record.booking
+        b.start, b.end = start, end
+        if subject is not None:
+            b.subject = subject
+        if event:
+            record.organizer_event = event
+            b.outlook.change_key = event.get("changeKey") or b.outlook.change_key
+        return True
+
+    return (await mutate(services, stored, change)).booking
+
+
+# -- delete / release --------------------------------------------------------------------
+async def delete_booking(services: Services, tenant_id: str, booking_id: str) -> None:
+    tenant = await get_tenant(services, tenant_id)
+    stored = await get_booking(services, tenant_id, booking_id)
+    booking = stored.value.booking
+    if booking.status is BookingStatus.CANCELLED:
+        return
+    try:
+        await cancel_in_outlook(services, tenant, booking, "Cancelled in Bookker")
+    except GraphError as exc:
+        raise _graph_failure(exc, "the cancellation") from exc
+    await mark_cancelled(services, stored, reason=None)
+
+
+async def cancel_in_outlook(
+    services: Services, tenant: Tenant, booking: Booking, comment: str
+) -> None:
+    """The organizer's event is cancelled (meeting: the room is told) or deleted."""
+    ref = booking.outlook
+    if not ref.organizer_mailbox or not ref.organizer_event_id:
+        return
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    if ref.resource_mailbox:
+        await calendar.cancel_event(ref.organizer_mailbox, ref.organizer_event_id, comment)
+    else:
+        await calendar.delete_event(ref.organizer_mailbox, ref.organizer_event_id)
+
+
+async def mark_cancelled(
+    services: Services, stored: Stored[BookingRecord], reason: str | None
+) -> Booking:
+    """Status cancelled (idempotent) and the slot freed."""
+
+    def change(record: BookingRecord) -> bool:
+        if record.booking.status is BookingStatus.CANCELLED:
+            return False
+        record.booking.status, record.booking.status_reason = BookingStatus.CANCELLED, reason
+        return True
+
+    final = (await mutate(services, stored, change)).booking
+    claim = Claim(final.id, final.start, final.end)
+    await services.ledger.release(final.tenant_id, final.space_id, [claim])
+    return final
+
+
+async def release_booking(
+    services: Services, tenant_id: str, booking_id: str, reason: str
+) -> Booking:
+    """System action: the slot is freed now; Outlook is told through queue `outbound`.
+
+    Retrying a release with the same reason re-sends the outbound work (idempotent).
+    """
+    await get_tenant(services, tenant_id)
+    stored = await get_booking(services, tenant_id, booking_id)
+    booking = stored.value.booking
+    already = booking.status is BookingStatus.CANCELLED and booking.status_reason == reason
+    if booking.status is not BookingStatus.CONFIRMED and not already:
+        raise ConflictAppError(f"booking {booking_id} is {booking.status.value}")
+    released = await mark_cancelled(services, stored, reason=reason)
+    await services.queues.send(OUTBOUND_QUEUE, {
+        "action": "release", "tenantId": tenant_id, "bookingId": booking_id, "reason": reason,
+    })  # fmt: skip
+    return released

@@ -1,0 +1,58 @@
+"""Tenant, space and user configuration (PUT endpoints of DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from bookker_sync.domain.models import Space, Tenant, User
+from bookker_sync.storage.repositories import TENANT_PARTITION
+from bookker_sync.sync.api_models import SpacePut, TenantPut, UserPut
+from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.services import Services
+
+
+async def get_tenant(services: Services, tenant_id: str) -> Tenant:
+    stored = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
+    if stored is None:
+        raise NotFoundAppError(f"tenant {tenant_id} not found")
+    return stored.value
+
+
+async def get_space(services: Services, tenant_id: str, space_id: str) -> Space:
+    stored = await services.repos.spaces.find(tenant_id, space_id)
+    if stored is None:
+        raise NotFoundAppError(f"space {space_id} not found in tenant {tenant_id}")
+    return stored.value
+
+
+async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
+    stored = await services.repos.users.find(tenant_id, user_id)
+    if stored is None:
+        raise NotFoundAppError(f"user {user_id} not found in tenant {tenant_id}")
+    return stored.value
+
+
+async def put_tenant(services: Services, tenant_id: str, body: TenantPut) -> tuple[Tenant, bool]:
+    """Create or replace; returns (tenant, created)."""
+    tenant = Tenant(id=tenant_id, **body.model_dump())
+    existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
+    await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
+    return tenant, existed is None
+
+
+async def put_space(
+    services: Services, tenant_id: str, space_id: str, body: SpacePut
+) -> tuple[Space, bool]:
+    await get_tenant(services, tenant_id)
+    space = Space(id=space_id, tenant_id=tenant_id, **body.model_dump())
+    existed = await services.repos.spaces.find(tenant_id, space_id)
+    await services.repos.spaces.upsert(tenant_id, space_id, space)
+    return space, existed is None
+
+
+async def put_user(
+    services: Services, tenant_id: str, user_id: str, body: UserPut
+) -> tuple[User, bool]:
+    await get_tenant(services, tenant_id)
+    user = User(id=user_id, tenant_id=tenant_id, **body.model_dump())
+    existed = await services.repos.users.find(tenant_id, user_id)
+    await services.repos.users.upsert(tenant_id, user_id, user)
+    return user, existed is None
