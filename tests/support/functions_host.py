@@ -1,1 +1,155 @@
-"""Local Functions host fixture (filled in by the foundation work)."""
+"""The whole local stack for end-to-end tests: Azurite + Graph emulator + the real
+function app in the local Functions host, wired like `make up`.
+
+Tests isolate themselves by using fresh tenant ids (Bookker and Graph) and fresh
+mailbox addresses, so one stack serves the whole session.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from emulators.processes import Azurite, FunctionsHostProcess, start_functions_host
+from tests.support.graph_emulator import GraphEmulator
+
+APP_CLIENT_ID = "bookker-sync-local"
+APP_SECRET = "bookker-sync-local-secret"
+TIMERS = ("renew_subscriptions", "reconcile_all")
+
+
+def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[str, str]:
+    return {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "GRAPH_CLIENT_ID": APP_CLIENT_ID,
+        "GRAPH_CLIENT_SECRET": APP_SECRET,
+        "GRAPH_BASE_URL": emulator.graph_url,
+        "GRAPH_AUTHORITY": emulator.base_url,
+        "GRAPH_CA_BUNDLE": emulator.ca_path,
+        "WEBHOOK_BASE_URL": f"http://localhost:{host_port}/api",
+        "RECONCILE_SCHEDULE": "0 */15 * * * *",
+        "RENEW_SCHEDULE": "0 */10 * * * *",
+        "FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
+        "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path,
+        "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",
+        # Timers run only when a test asks (admin endpoint), so tests stay deterministic.
+        **{f"AzureWebJobs.{name}.Disabled": "true" for name in TIMERS},
+    }
+
+
+@dataclass
+class Stack:
+    azurite: Azurite
+    emulator: GraphEmulator
+    host: FunctionsHostProcess
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.host.base_url, timeout=60)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://localhost:{self.host.port}/api/graph/notifications"
+
+    def api(self, method: str, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.http.request(method, f"/api/{path.lstrip('/')}", json=json, **kw)
+
+    def run_function(self, name: str, input: Any = None) -> dict[str, Any]:
+        """POST /admin/functions/{name} and wait for the outcome."""
+        body: dict[str, Any] = {}
+        if input is not None:
+            body["input"] = input if isinstance(input, str) else __import__("json").dumps(input)
+        r = self.http.post(f"/admin/functions/{name}", params={"wait": "true"}, json=body)
+        r.raise_for_status()
+        result: dict[str, Any] = r.json()
+        return result
+
+    def new_tenant(self, mode: str = "bidirectional") -> Tenant:
+        graph_tenant = str(uuid.uuid4())
+        self.emulator.add_tenant(graph_tenant, APP_CLIENT_ID, APP_SECRET)
+        tenant_id = "t-" + uuid.uuid4().hex[:10]
+        r = self.api("PUT", f"tenants/{tenant_id}", {
+            "graphTenantId": graph_tenant, "mode": mode, "displayName": "Contoso",
+        })  # fmt: skip
+        assert r.status_code in (200, 201), r.text
+        return Tenant(self, tenant_id, graph_tenant, mode, uuid.uuid4().hex[:6])
+
+
+@dataclass
+class Tenant:
+    stack: Stack
+    id: str
+    graph_tenant_id: str
+    mode: str
+    tag: str  # makes mailbox addresses unique per test
+
+    def address(self, local: str) -> str:
+        return f"{local}-{self.tag}@contoso.test"
+
+    def add_user(self, user_id: str, groups: list[str] | None = None,
+                 rules: dict[str, Any] | None = None, mailbox: bool = True) -> str:
+        email = self.address(user_id)
+        if mailbox:
+            self.stack.emulator.add_mailbox(self.graph_tenant_id, email, user_id.title(), "user")
+        body: dict[str, Any] = {"email": email, "groups": groups or []}
+        if rules:
+            body["rules"] = rules
+        r = self.stack.api("PUT", f"tenants/{self.id}/users/{user_id}", body)
+        assert r.status_code in (200, 201), r.text
+        return email
+
+    def add_space(self, space_id: str, rules: dict[str, Any] | None = None,
+                  room: bool = True, policy: dict[str, Any] | None = None) -> str | None:
+        email = self.address(space_id) if room else None
+        if email:
+            self.stack.emulator.add_mailbox(
+                self.graph_tenant_id, email, space_id.title(), "room", policy=policy
+            )
+        body: dict[str, Any] = {"name": space_id.title(), "rules": rules or {}}
+        if email:
+            body["resourceEmail"] = email
+        r = self.stack.api("PUT", f"tenants/{self.id}/spaces/{space_id}", body)
+        assert r.status_code in (200, 201), r.text
+        return email
+
+    def bookings(self, **params: str) -> list[dict[str, Any]]:
+        r = self.stack.api("GET", f"tenants/{self.id}/bookings", params=params)
+        assert r.status_code == 200, r.text
+        value: list[dict[str, Any]] = r.json()["value"]
+        return value
+
+
+@pytest.fixture(scope="session")
+def stack(
+    azurite: Azurite, graph_emulator: GraphEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    from emulators.processes import free_port
+
+    port = free_port()
+    log = Path(tmp_path_factory.mktemp("app-host")) / "host.log"
+    host = start_functions_host(log, app_env(azurite, graph_emulator, port), port=port)
+    s = Stack(azurite, graph_emulator, host)
+    try:
+        yield s
+    finally:
+        s.http.close()
+        host.child.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)

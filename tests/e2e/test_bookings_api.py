@@ -1,0 +1,161 @@
+"""Bookker → Outlook through the real stack: local host, Azurite, Graph emulator."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.functions_host import Stack, Tenant, wait_for
+
+
+def at(days: int, hour: int, minute: int = 0) -> str:
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (base + timedelta(days=days, hours=hour, minutes=minute)).isoformat()
+
+
+def user_events(stack: Stack, tenant: Tenant, mailbox: str) -> list[dict]:
+    r = stack.emulator.http.get(
+        f"/v1.0/users/{mailbox}/events",
+        headers={"Authorization": f"Bearer {token(stack, tenant)}"},
+        params={"$expand": "extensions"},
+    )
+    r.raise_for_status()
+    return r.json()["value"]
+
+
+def token(stack: Stack, tenant: Tenant) -> str:
+    from tests.support.functions_host import APP_CLIENT_ID, APP_SECRET
+
+    r = stack.emulator.http.post(
+        f"/{tenant.graph_tenant_id}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "client_id": APP_CLIENT_ID,
+              "client_secret": APP_SECRET, "scope": "https://graph.microsoft.com/.default"},
+    )  # fmt: skip
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+@pytest.mark.parametrize("mode", ["bidirectional", "unidirectional"])
+def test_create_update_delete_both_modes(stack: Stack, mode: str):
+    t = stack.new_tenant(mode)
+    alice = t.add_user("alice")
+    room = t.add_space("room1")
+    r = stack.api("POST", f"tenants/{t.id}/bookings", {
+        "spaceId": "room1", "userId": "alice", "start": at(2, 10), "end": at(2, 11),
+        "subject": "Planning",
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    booking = r.json()
+    assert booking["status"] == "confirmed" and booking["source"] == "bookker"
+    events = user_events(stack, t, alice)
+    assert len(events) == 1
+    event = events[0]
+    assert event["transactionId"] == booking["id"]
+    assert event["iCalUId"] == booking["outlook"]["iCalUId"]
+    ext = [e for e in event.get("extensions", []) if e.get("extensionName") == "com.bookker.sync"]
+    assert ext and ext[0]["bookingId"] == booking["id"] and ext[0]["spaceId"] == "room1"
+    room_events = user_events(stack, t, room)
+    if mode == "bidirectional":
+        assert len(room_events) == 1 and room_events[0]["iCalUId"] == event["iCalUId"]
+        assert room_events[0]["responseStatus"]["response"] == "accepted"
+    else:
+        assert room_events == []  # unidirectional never touches room calendars
+
+    r = stack.api("PATCH", f"tenants/{t.id}/bookings/{booking['id']}",
+                  {"start": at(2, 14), "end": at(2, 15)})
+    assert r.status_code == 200, r.text
+    moved = user_events(stack, t, alice)[0]
+    assert moved["start"]["dateTime"].startswith(at(2, 14)[:16].replace("+00:00", ""))
+    if mode == "bidirectional":
+        assert user_events(stack, t, room)[0]["start"] == moved["start"]
+
+    assert stack.api("DELETE", f"tenants/{t.id}/bookings/{booking['id']}").status_code == 204
+    after = stack.api("GET", f"tenants/{t.id}/bookings/{booking['id']}").json()
+    assert after["status"] == "cancelled"
+    remaining = [e for e in user_events(stack, t, alice) if not e.get("isCancelled")]
+    assert remaining == []
+    assert [e for e in user_events(stack, t, room) if not e.get("isCancelled")] == []
+
+
+def test_retried_post_creates_one_event(stack: Stack):
+    t = stack.new_tenant("bidirectional")
+    alice = t.add_user("alice")
+    t.add_space("room1")
+    body = {"spaceId": "room1", "userId": "alice", "start": at(3, 9), "end": at(3, 10)}
+    headers = {"Idempotency-Key": "req-123"}
+    first = stack.api("POST", f"tenants/{t.id}/bookings", body, headers=headers)
+    again = stack.api("POST", f"tenants/{t.id}/bookings", body, headers=headers)
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    assert len(user_events(stack, t, alice)) == 1
+
+
+def test_graph_503_on_create_answers_503_and_stores_nothing(stack: Stack):
+    t = stack.new_tenant("unidirectional")
+    alice = t.add_user("alice")
+    t.add_space("desk1", room=False)
+    stack.emulator.set_faults(seed=1, serverErrorRate=1.0)
+    try:
+        r = stack.api("POST", f"tenants/{t.id}/bookings", {
+            "spaceId": "desk1", "userId": "alice", "start": at(2, 9), "end": at(2, 10),
+        })  # fmt: skip
+    finally:
+        stack.emulator.set_faults(seed=1)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "GraphFailure"
+    assert t.bookings() == []
+    assert user_events(stack, t, alice) == []
+    # and the slot is free again
+    r = stack.api("POST", f"tenants/{t.id}/bookings", {
+        "spaceId": "desk1", "userId": "alice", "start": at(2, 9), "end": at(2, 10),
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+
+
+def test_fifty_concurrent_posts_for_one_slot_one_wins(stack: Stack):
+    t = stack.new_tenant("unidirectional")
+    for i in range(5):
+        t.add_user(f"u{i}")
+    t.add_space("hot", room=False)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def post(i: int) -> None:
+        import httpx
+
+        r = httpx.post(f"{stack.host.base_url}/api/tenants/{t.id}/bookings", json={
+            "spaceId": "hot", "userId": f"u{i % 5}", "start": at(4, 10), "end": at(4, 11),
+        }, timeout=120)  # fmt: skip
+        with lock:
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(50)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(statuses).count(201) == 1, statuses
+    assert statuses.count(409) == 49, statuses
+    assert len(t.bookings(status="confirmed")) == 1
+
+
+def test_release_frees_the_room(stack: Stack):
+    t = stack.new_tenant("bidirectional")
+    t.add_user("alice")
+    room = t.add_space("room1")
+    r = stack.api("POST", f"tenants/{t.id}/bookings", {
+        "spaceId": "room1", "userId": "alice", "start": at(2, 10), "end": at(2, 11),
+    })  # fmt: skip
+    booking = r.json()
+    r = stack.api("POST", f"tenants/{t.id}/bookings/{booking['id']}/release",
+                  {"reason": "Nobody checked in"})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "cancelled" and r.json()["statusReason"] == "Nobody checked in"
+    wait_for(lambda: user_events(stack, t, room) == [], timeout=30)
+    # the slot can be booked again
+    r = stack.api("POST", f"tenants/{t.id}/bookings", {
+        "spaceId": "room1", "userId": "alice", "start": at(2, 10), "end": at(2, 11),
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
