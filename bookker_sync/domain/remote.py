@@ -52,6 +52,7 @@ class RemoteEvent:
     response: Response = Response.NONE
     attendees: tuple[Attendee, ...] = ()
     transaction_id: str | None = None
+    modified: datetime | None = None  # lastModifiedDateTime
     booking_id: str | None = None  # from our com.bookker.sync extension, when present
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

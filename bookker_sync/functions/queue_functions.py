@@ -11,8 +11,11 @@ import logging
 import azure.functions as func
 
 from bookker_sync.functions.deps import services
-from bookker_sync.storage.queues import OUTBOUND_QUEUE, poison_queue
-from bookker_sync.sync.outbound import BadOutboundMessage, apply_outbound, parse_outbound
+from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE, OUTBOUND_QUEUE, poison_queue
+from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.mailbox_sync import sync_mailbox
+from bookker_sync.sync.messages import BadMessage, MailboxSyncMessage, parse_message
+from bookker_sync.sync.outbound import OutboundMessage, apply_outbound
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -30,8 +33,29 @@ async def to_poison(queue: str, msg: func.QueueMessage, reason: str) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=OUTBOUND_QUEUE, connection="AzureWebJobsStorage")
 async def apply_outbound_fn(msg: func.QueueMessage) -> None:
     try:
-        message = parse_outbound(msg.get_body())
-    except BadOutboundMessage as exc:
+        message = parse_message(OutboundMessage, msg.get_body())
+    except BadMessage as exc:
         await to_poison(OUTBOUND_QUEUE, msg, str(exc))
         return
     await apply_outbound(services(), message)
+
+
+@bp.function_name("sync_mailbox")
+@bp.queue_trigger(arg_name="msg", queue_name=MAILBOX_SYNC_QUEUE, connection="AzureWebJobsStorage")
+async def sync_mailbox_fn(msg: func.QueueMessage) -> None:
+    try:
+        message = parse_message(MailboxSyncMessage, msg.get_body())
+    except BadMessage as exc:
+        await to_poison(MAILBOX_SYNC_QUEUE, msg, str(exc))
+        return
+    try:
+        result = await sync_mailbox(
+            services(), message.tenant_id, message.mailbox, full=message.full
+        )
+    except NotFoundAppError as exc:  # tenant deleted since the poke: nothing to sync
+        log.warning("sync of %s skipped: %s", message.mailbox, exc)
+        return
+    log.info(
+        "synced %s: ran=%s runs=%d items=%d full=%s actions=%s",
+        result.mailbox, result.ran, result.runs, result.items, result.full_resync, result.actions,
+    )  # fmt: skip

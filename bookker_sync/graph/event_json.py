@@ -118,9 +118,26 @@ def parse_event(data: dict[str, Any]) -> RemoteEvent:
         response=_enum(Response, response, Response.NONE),
         attendees=tuple(_attendee(a) for a in data.get("attendees") or []),
         transaction_id=data.get("transactionId"),
+        modified=_instant(data.get("lastModifiedDateTime")),
         booking_id=_extension_booking_id(data),
         raw=data,
     )
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        text = str(value).replace("Z", "+00:00")
+        head, _, tail = text.partition(".")
+        if tail:  # Graph sends 7 fractional digits; Python takes 6
+            digits = "".join(ch for ch in tail if ch.isdigit())
+            rest = tail[len(digits) :]
+            text = f"{head}.{digits[:6]}{rest}"
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _attendee(data: dict[str, Any]) -> Attendee:

@@ -114,6 +114,14 @@ class Ledger:
 
         await self._update(tenant_id, space_id, claims, apply)
 
+    async def holds(self, tenant_id: str, space_id: str, now: datetime) -> list[LedgerEntry]:
+        """Active, unconfirmed claims: bookings being created right now."""
+        return [
+            e
+            for e in await self.entries(tenant_id, space_id)
+            if e.held_until is not None and e.held_until > now
+        ]
+
     async def entries(self, tenant_id: str, space_id: str) -> list[LedgerEntry]:
         out: dict[str, LedgerEntry] = {}
         for day in await self._table.list(self._pk(tenant_id, space_id)):

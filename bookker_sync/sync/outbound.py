@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bookker_sync.domain.models import BookingStatus, TenantMode
 from bookker_sync.graph.errors import GraphNotFoundError
@@ -31,17 +31,6 @@ class OutboundMessage(BaseModel):
     tenant_id: str = Field(alias="tenantId", min_length=1)
     booking_id: str = Field(alias="bookingId", min_length=1)
     reason: str = ""
-
-
-class BadOutboundMessage(ValueError):
-    """The message can never succeed: log it and let it go (no poison retries)."""
-
-
-def parse_outbound(body: bytes) -> OutboundMessage:
-    try:
-        return OutboundMessage.model_validate_json(body)
-    except ValidationError as exc:
-        raise BadOutboundMessage(f"invalid outbound message: {exc.errors()[:3]}") from exc
 
 
 async def apply_outbound(services: Services, message: OutboundMessage) -> None:

@@ -1,0 +1,296 @@
+"""The pure decision function of inbound sync: stored booking + remote event → actions.
+
+``reconcile(stored, remote, context)`` looks at one item of a room mailbox's
+calendarView delta (the room's copy of an event, or an ``@removed`` marker) and the
+booking Bookker holds for it, and says what to do. No I/O: the engine
+(sync/mailbox_sync.py) applies the actions idempotently. Replaying the same item, or
+items in another order, converges to the same state (tests/unit/test_reconcile*.py).
+
+``reconcile_organizer_view`` is the second, equally pure step for the one case a room
+copy can't settle alone: a Bookker-made booking whose room copy vanished (cancelled by
+the organizer, or declined by the room?) is judged on the organizer's event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bookker_sync.domain.models import (
+    Booking,
+    BookingSource,
+    BookingStatus,
+    OutlookRef,
+    Space,
+    User,
+    Violation,
+)
+from bookker_sync.domain.remote import RemoteEvent, Response
+from bookker_sync.domain.rules import check_booking
+
+_OUTLOOK_IDS = uuid.UUID("3b0e6a55-4d1c-4f7e-a0c2-9f6f2d6b8e21")
+
+
+# -- actions -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordCopy:
+    """Remember the room copy's id / changeKey / JSON (no Graph write)."""
+
+    booking_id: str
+    remote: RemoteEvent = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AcceptOutlookBooking:
+    """Store a booking made in Outlook (claiming its slot in the ledger)."""
+
+    booking: Booking
+    remote: RemoteEvent = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AddExtension:
+    """Put our com.bookker.sync extension on the room copy."""
+
+    booking_id: str
+    room_event_id: str
+
+
+@dataclass(frozen=True)
+class DeclineRoomEvent:
+    """The room declines its copy, with the reason shown to the organizer."""
+
+    room_event_id: str
+    reason: str
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class MarkDeclined:
+    booking_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UpdateBooking:
+    """Store new times from Outlook (moving the slot in the ledger)."""
+
+    booking_id: str
+    start: datetime
+    end: datetime
+    remote: RemoteEvent = field(compare=False)
+
+
+@dataclass(frozen=True)
+class RevertOrganizerEvent:
+    """Put the organizer's event back to the stored times, unless it changed again
+    since ``rejected_start``/``rejected_end`` were seen (never clobber a newer change)."""
+
+    booking_id: str
+    restore_start: datetime
+    restore_end: datetime
+    rejected_start: datetime
+    rejected_end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class CancelBooking:
+    booking_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LocateRoomCopy:
+    """The room accepted a Bookker booking but its copy was never recorded: find it by
+    iCalUId in the room's calendar and record it."""
+
+    booking_id: str
+
+
+@dataclass(frozen=True)
+class InspectOrganizer:
+    """Read the organizer's event, then call reconcile_organizer_view."""
+
+    booking_id: str
+
+
+Action = (
+    Ignore | RecordCopy | AcceptOutlookBooking | AddExtension | DeclineRoomEvent | MarkDeclined
+    | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
+)  # fmt: skip
+
+
+# -- context -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoomContext:
+    """What the rules need to judge one room event. ``organizer`` is None when the
+    organizer is not a Bookker user of the tenant."""
+
+    tenant_id: str
+    space: Space
+    room_mailbox: str
+    organizer: User | None
+    organizer_bookings: Sequence[Booking]  # confirmed, any space (user rules)
+    space_bookings: Sequence[Booking]  # confirmed bookings of this space (conflicts)
+    now: datetime
+    # Slots Bookker is creating right now (ledger holds not yet confirmed): the room
+    # copy of an in-flight Bookker booking can reach us before the booking is stored.
+    holds: Sequence[tuple[datetime, datetime]] = ()
+
+
+CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
+
+
+def outlook_booking_id(tenant_id: str, room_mailbox: str, room_event_id: str) -> str:
+    """Deterministic: replaying the same creation never makes a second booking."""
+    key = f"{tenant_id}\n{room_mailbox.lower()}\n{room_event_id}"
+    return str(uuid.uuid5(_OUTLOOK_IDS, key))
+
+
+# -- the decision --------------------------------------------------------------------
+def reconcile(stored: Booking | None, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
+    if remote.removed or remote.is_cancelled:
+        return _gone(stored)
+    if stored is None:
+        return _new_in_outlook(remote, ctx)
+    return _known(stored, remote, ctx)
+
+
+def _gone(stored: Booking | None) -> list[Action]:
+    if stored is None:
+        return [Ignore("removed event unknown to Bookker")]
+    if stored.status is not BookingStatus.CONFIRMED:
+        return [Ignore(f"booking already {stored.status.value}")]
+    if stored.source is BookingSource.OUTLOOK:
+        return [CancelBooking(stored.id, CANCELLED_IN_OUTLOOK)]
+    # A Bookker booking's room copy vanished: the organizer cancelled it, or the room
+    # declined it. Only the organizer's event tells which.
+    return [InspectOrganizer(stored.id)]
+
+
+def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
+    if remote.response in (Response.DECLINED,):
+        return [Ignore("the room already declined it")]
+    if remote.response in (Response.NONE, Response.NOT_RESPONDED, Response.TENTATIVE):
+        # The booking attendant has not answered yet; its answer changes the event,
+        # so delta brings it back.
+        return [Ignore("awaiting the room's answer")]
+    if remote.start is None or remote.end is None or remote.end <= remote.start:
+        return [DeclineRoomEvent(remote.id, "The event has no valid start and end.")]
+    if remote.organizer_email and remote.organizer_email.lower() == ctx.room_mailbox.lower():
+        return [Ignore("organized by the room itself")]
+    if (remote.start, remote.end) in set(ctx.holds):
+        return [Ignore("a Bookker booking for this slot is being created")]
+    violations = judge(remote, ctx, ignore_id=None)
+    if violations:
+        return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
+    booking = _booking_from(remote, ctx)
+    return [AcceptOutlookBooking(booking, remote), AddExtension(booking.id, remote.id)]
+
+
+def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
+    if stored.status is not BookingStatus.CONFIRMED:
+        return [Ignore(f"booking already {stored.status.value}")]
+    if remote.response is Response.DECLINED:
+        return [MarkDeclined(stored.id, "The room declined the booking.")]
+    extension: list[Action] = []
+    if stored.source is BookingSource.OUTLOOK and not stored.outlook.resource_extension:
+        extension = [AddExtension(stored.id, remote.id)]
+    if remote.change_key and remote.change_key == stored.outlook.resource_change_key:
+        return [*extension] or [Ignore("echo: this version is already stored")]
+    if remote.start is None or remote.end is None:
+        return [Ignore("no times on the event")]
+    if (remote.start, remote.end) == (stored.start, stored.end):
+        return [RecordCopy(stored.id, remote), *extension]
+    violations = judge(remote, ctx, ignore_id=stored.id)
+    if violations:
+        return [RevertOrganizerEvent(
+            stored.id, stored.start, stored.end, remote.start, remote.end,
+            decline_message(violations),
+        )]  # fmt: skip
+    return [UpdateBooking(stored.id, remote.start, remote.end, remote), *extension]
+
+
+def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[Violation]:
+    """Bookker's rules for this room event, plus overlap with other confirmed bookings."""
+    assert remote.start is not None and remote.end is not None
+    # An Outlook change is judged at the time it was made: a meeting booked at 09:59
+    # for 10:00 and synced at 10:01 is not "in the past".
+    when = min(ctx.now, remote.modified) if remote.modified else ctx.now
+    ignore = {ignore_id} if ignore_id else set()
+    violations = check_booking(
+        space=ctx.space, user=ctx.organizer, start=remote.start, end=remote.end,
+        user_bookings=ctx.organizer_bookings, now=when, ignore_booking_ids=ignore,
+    )  # fmt: skip
+    clash = [
+        b for b in ctx.space_bookings
+        if b.status is BookingStatus.CONFIRMED and b.id not in ignore
+        and b.outlook.resource_event_id != remote.id and b.overlaps(remote.start, remote.end)
+    ]  # fmt: skip
+    if clash:
+        first = min(clash, key=lambda b: b.start)
+        violations.append(Violation(
+            rule="conflict",
+            message=f"{ctx.space.name} is already booked from {first.start:%Y-%m-%d %H:%M} "
+            f"to {first.end:%H:%M} UTC.",
+        ))  # fmt: skip
+    return violations
+
+
+def decline_message(violations: Sequence[Violation]) -> str:
+    return "Declined by Bookker: " + " ".join(v.message for v in violations)
+
+
+def _booking_from(remote: RemoteEvent, ctx: RoomContext) -> Booking:
+    assert remote.start is not None and remote.end is not None and ctx.organizer is not None
+    booking_id = outlook_booking_id(ctx.tenant_id, ctx.room_mailbox, remote.id)
+    return Booking(
+        id=booking_id,
+        tenant_id=ctx.tenant_id,
+        space_id=ctx.space.id,
+        user_id=ctx.organizer.id,
+        start=remote.start,
+        end=remote.end,
+        subject=remote.subject,
+        status=BookingStatus.CONFIRMED,
+        source=BookingSource.OUTLOOK,
+        series_id=remote.series_master_id,
+        outlook=OutlookRef(
+            i_cal_uid=remote.i_cal_uid,
+            organizer_mailbox=remote.organizer_email,
+            resource_mailbox=ctx.room_mailbox,
+            resource_event_id=remote.id,
+            resource_change_key=remote.change_key,
+            resource_series_master_id=remote.series_master_id,
+        ),
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+
+
+# -- second step: the organizer's view ----------------------------------------------------
+def reconcile_organizer_view(
+    stored: Booking, organizer_event: RemoteEvent | None, room_mailbox: str
+) -> list[Action]:
+    """A Bookker booking whose room copy is gone (or never appeared), judged on the
+    organizer's event: gone/cancelled → cancelled; room declined → declined."""
+    if stored.status is not BookingStatus.CONFIRMED:
+        return [Ignore(f"booking already {stored.status.value}")]
+    if organizer_event is None or organizer_event.removed or organizer_event.is_cancelled:
+        return [CancelBooking(stored.id, CANCELLED_IN_OUTLOOK)]
+    room = organizer_event.attendee(room_mailbox)
+    if room is None:
+        return [CancelBooking(stored.id, "The room was removed from the meeting in Outlook")]
+    if room.response is Response.DECLINED:
+        return [MarkDeclined(stored.id, "The room declined the booking (it is not available).")]
+    if room.response is Response.ACCEPTED and not stored.outlook.resource_event_id:
+        return [LocateRoomCopy(stored.id)]
+    return [Ignore(f"the room's answer is {room.response.value}")]

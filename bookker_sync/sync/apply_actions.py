@@ -1,0 +1,231 @@
+"""Applies reconcile's actions. Each one is idempotent: a crash between two actions and
+a re-run of the same delta page leaves the same final state."""
+
+from __future__ import annotations
+
+import logging
+
+from bookker_sync.domain.models import BookingStatus, Violation
+from bookker_sync.domain.reconcile import (
+    AcceptOutlookBooking,
+    Action,
+    AddExtension,
+    CancelBooking,
+    DeclineRoomEvent,
+    Ignore,
+    InspectOrganizer,
+    LocateRoomCopy,
+    MarkDeclined,
+    RecordCopy,
+    RevertOrganizerEvent,
+    UpdateBooking,
+    decline_message,
+    reconcile_organizer_view,
+)
+from bookker_sync.domain.remote import RemoteEvent
+from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
+from bookker_sync.storage.errors import ConflictError
+from bookker_sync.storage.ledger import Claim, SlotTakenError
+from bookker_sync.storage.repositories import BookingRecord
+from bookker_sync.sync.booking_store import get_record, mutate
+from bookker_sync.sync.bookings import mark_cancelled
+from bookker_sync.sync.room_index import RoomIndex
+from bookker_sync.sync.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class ActionRunner:
+    def __init__(self, services: Services, calendar: CalendarApi, index: RoomIndex) -> None:
+        self.services = services
+        self.calendar = calendar
+        self.index = index
+        self.applied: list[Action] = []
+
+    async def run(self, actions: list[Action]) -> None:
+        for action in actions:
+            await self.apply(action)
+
+    async def apply(self, action: Action) -> None:
+        self.applied.append(action)
+        match action:
+            case Ignore():
+                return
+            case RecordCopy(booking_id=bid, remote=remote):
+                await self._record_copy(bid, remote)
+            case AcceptOutlookBooking():
+                await self._accept(action)
+            case AddExtension(booking_id=bid, room_event_id=eid):
+                await self._add_extension(bid, eid)
+            case DeclineRoomEvent(room_event_id=eid, reason=reason):
+                await self.calendar.decline_event(self.index.room, eid, reason)
+                log.info("room %s declined %s: %s", self.index.room, eid, reason)
+            case MarkDeclined(booking_id=bid, reason=reason):
+                await self._set_status(bid, BookingStatus.DECLINED, reason)
+            case UpdateBooking():
+                await self._update(action)
+            case RevertOrganizerEvent():
+                await self._revert(action)
+            case CancelBooking(booking_id=bid, reason=reason):
+                await self._set_status(bid, BookingStatus.CANCELLED, reason)
+            case InspectOrganizer(booking_id=bid):
+                await self._inspect(bid)
+            case LocateRoomCopy(booking_id=bid):
+                await self._locate(bid)
+
+    # -- storage-only actions ----------------------------------------------------------
+    async def _record_copy(self, booking_id: str, remote: RemoteEvent) -> None:
+        def change(record: BookingRecord) -> bool:
+            ref = record.booking.outlook
+            if ref.resource_event_id == remote.id and ref.resource_change_key == remote.change_key:
+                return False
+            ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
+            ref.resource_series_master_id = remote.series_master_id
+            record.resource_event = remote.raw
+            return True
+
+        await self._mutate(booking_id, change)
+
+    async def _accept(self, action: AcceptOutlookBooking) -> None:
+        booking, remote = action.booking, action.remote
+        claim = Claim(booking.id, booking.start, booking.end)
+        try:
+            await self.services.ledger.claim(
+                booking.tenant_id, booking.space_id, [claim], self.services.clock.now(), hold=False
+            )
+        except SlotTakenError:
+            clash = [b for b in self.index.confirmed() if b.overlaps(booking.start, booking.end)]
+            detail = (
+                f"{self.index.space.name} is already booked then in Bookker."
+                if not clash
+                else f"{self.index.space.name} is already booked from "
+                f"{clash[0].start:%Y-%m-%d %H:%M} to {clash[0].end:%H:%M} UTC."
+            )
+            violation = Violation(rule="conflict", message=detail)
+            await self.apply(
+                DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
+            )
+            # The AddExtension that follows finds no booking and does nothing.
+            return
+        record = BookingRecord(booking=booking, resource_event=remote.raw)
+        try:
+            await self.services.repos.bookings.insert(booking.tenant_id, booking.id, record)
+        except ConflictError:
+            record = (await get_record(self.services, booking.tenant_id, booking.id)).value
+        self.index.put(record)
+        self.index.add_user_booking(record.booking)
+
+    async def _set_status(self, booking_id: str, status: BookingStatus, reason: str) -> None:
+        if status is BookingStatus.CANCELLED:
+            stored = await get_record(self.services, self.index.tenant_id, booking_id)
+            await mark_cancelled(self.services, stored, reason)
+            self.index.put(
+                (await get_record(self.services, self.index.tenant_id, booking_id)).value
+            )
+            return
+
+        def change(record: BookingRecord) -> bool:
+            if record.booking.status is not BookingStatus.CONFIRMED:
+                return False
+            record.booking.status, record.booking.status_reason = status, reason
+            return True
+
+        record = await self._mutate(booking_id, change)
+        b = record.booking
+        await self.services.ledger.release(b.tenant_id, b.space_id, [Claim(b.id, b.start, b.end)])
+
+    async def _update(self, action: UpdateBooking) -> None:
+        record = (
+            self.index.records.get(action.booking_id)
+            or (await get_record(self.services, self.index.tenant_id, action.booking_id)).value
+        )
+        b = record.booking
+        before, after = Claim(b.id, b.start, b.end), Claim(b.id, action.start, action.end)
+        try:
+            await self.services.ledger.claim(
+                b.tenant_id, b.space_id, [after], self.services.clock.now(),
+                release=[before], hold=False,
+            )  # fmt: skip
+        except SlotTakenError:
+            violation = Violation(
+                rule="conflict", message=f"{self.index.space.name} is already booked then."
+            )
+            await self.apply(RevertOrganizerEvent(
+                b.id, b.start, b.end, action.start, action.end, decline_message([violation]),
+            ))  # fmt: skip
+            return
+
+        def change(rec: BookingRecord) -> bool:
+            rec.booking.start, rec.booking.end = action.start, action.end
+            ref = rec.booking.outlook
+            ref.resource_event_id, ref.resource_change_key = (
+                action.remote.id,
+                action.remote.change_key,
+            )
+            rec.resource_event = action.remote.raw
+            return True
+
+        await self._mutate(b.id, change)
+
+    async def _mutate(self, booking_id: str, change: object) -> BookingRecord:
+        stored = await get_record(self.services, self.index.tenant_id, booking_id)
+        record = await mutate(self.services, stored, change)  # type: ignore[arg-type]
+        self.index.put(record)
+        return record
+
+    # -- Graph actions -----------------------------------------------------------------
+    async def _add_extension(self, booking_id: str, room_event_id: str) -> None:
+        record = self.index.records.get(booking_id)
+        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
+            return
+        body = extension_body(booking_id, record.booking.tenant_id, record.booking.space_id)
+        await self.calendar.add_extension(self.index.room, room_event_id, body)
+
+        def change(rec: BookingRecord) -> bool:
+            if rec.booking.outlook.resource_extension:
+                return False
+            rec.booking.outlook.resource_extension = True
+            return True
+
+        await self._mutate(booking_id, change)
+
+    async def _organizer_copy(self, record: BookingRecord) -> RemoteEvent | None:
+        ref = record.booking.outlook
+        if not ref.organizer_mailbox:
+            return None
+        found = None
+        if ref.organizer_event_id:
+            found = await self.calendar.get_event(ref.organizer_mailbox, ref.organizer_event_id)
+        elif ref.i_cal_uid:
+            found = await self.calendar.find_by_ical_uid(ref.organizer_mailbox, ref.i_cal_uid)
+        return parse_event(found) if found else None
+
+    async def _inspect(self, booking_id: str) -> None:
+        record = (await get_record(self.services, self.index.tenant_id, booking_id)).value
+        organizer = await self._organizer_copy(record)
+        await self.run(reconcile_organizer_view(record.booking, organizer, self.index.room))
+
+    async def _locate(self, booking_id: str) -> None:
+        record = (await get_record(self.services, self.index.tenant_id, booking_id)).value
+        uid = record.booking.outlook.i_cal_uid
+        found = await self.calendar.find_by_ical_uid(self.index.room, uid) if uid else None
+        if found is not None:
+            await self._record_copy(booking_id, parse_event(found))
+
+    async def _revert(self, action: RevertOrganizerEvent) -> None:
+        """Re-read the organizer's event first: if it moved on since we saw the rejected
+        times, a newer change is coming through delta; never overwrite it."""
+        record = (await get_record(self.services, self.index.tenant_id, action.booking_id)).value
+        organizer = await self._organizer_copy(record)
+        ref = record.booking.outlook
+        if organizer is None or not ref.organizer_mailbox:
+            log.warning("cannot revert %s: organizer's event not found", action.booking_id)
+            return
+        if (organizer.start, organizer.end) != (action.rejected_start, action.rejected_end):
+            log.info("revert of %s skipped: the organizer changed it again", action.booking_id)
+            return
+        patch = time_patch(action.restore_start, action.restore_end)
+        await self.calendar.update_event(ref.organizer_mailbox, organizer.id, patch)
+        log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
+                 action.restore_end, action.reason)  # fmt: skip

@@ -1,0 +1,121 @@
+"""Per-mailbox sync state under ETag: the lease with its dirty flag (DESIGN.md §2).
+
+One worker syncs a mailbox at a time. A poke that finds the lease taken only marks the
+mailbox dirty; the holder runs once more before it lets go, so bursts of N
+notifications cost one delta round and no poke is ever lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bookker_sync.storage.errors import ConflictError
+from bookker_sync.storage.repositories import MailboxState
+from bookker_sync.storage.tables import Stored
+from bookker_sync.sync.services import Services
+
+MAX_RACES = 50
+
+
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
+async def mutate_state(
+    services: Services,
+    tenant_id: str,
+    mailbox: str,
+    change: Callable[[MailboxState], bool],
+) -> MailboxState:
+    """Read-modify-write of the mailbox's state; ``change`` returns False for no write."""
+    key = mailbox.lower()
+    for _ in range(MAX_RACES):
+        stored: Stored[MailboxState] | None = await services.repos.mailboxes.find(tenant_id, key)
+        state = (
+            stored.value.model_copy(deep=True)
+            if stored
+            else MailboxState(tenant_id=tenant_id, mailbox=key)
+        )
+        if not change(state):
+            return state
+        try:
+            if stored is None:
+                await services.repos.mailboxes.insert(tenant_id, key, state)
+            else:
+                await services.repos.mailboxes.replace(tenant_id, key, state, stored.etag)
+            return state
+        except ConflictError:
+            continue
+    raise ConflictError(f"mailbox state {tenant_id}/{mailbox}: too much contention")
+
+
+async def acquire(
+    services: Services, tenant_id: str, mailbox: str, owner: str, now: datetime
+) -> bool:
+    """Take the lease, or mark the mailbox dirty for the current holder and return False."""
+    won = False
+    seconds = services.settings.sync.lease_seconds
+
+    def change(state: MailboxState) -> bool:
+        nonlocal won
+        held = state.lease_owner not in (None, owner) and (
+            state.lease_until is not None and state.lease_until > now
+        )
+        if held:
+            won = False
+            if state.dirty:
+                return False
+            state.dirty = True
+            return True
+        won = True
+        state.lease_owner, state.lease_until, state.dirty = (
+            owner,
+            now + timedelta(seconds=seconds),
+            False,
+        )
+        state.last_sync_started_at = now
+        return True
+
+    await mutate_state(services, tenant_id, mailbox, change)
+    return won
+
+
+async def release_or_rerun(
+    services: Services, tenant_id: str, mailbox: str, owner: str, now: datetime
+) -> bool:
+    """Let go of the lease; True if the mailbox was poked meanwhile and must run again
+    (the lease is then kept and extended)."""
+    again = False
+    seconds = services.settings.sync.lease_seconds
+
+    def change(state: MailboxState) -> bool:
+        nonlocal again
+        if state.lease_owner != owner:
+            again = False  # lease expired and was taken over: the new holder runs
+            return False
+        if state.dirty:
+            again = True
+            state.dirty = False
+            state.lease_until = now + timedelta(seconds=seconds)
+            return True
+        again = False
+        state.lease_owner, state.lease_until = None, None
+        return True
+
+    await mutate_state(services, tenant_id, mailbox, change)
+    return again
+
+
+async def abandon(services: Services, tenant_id: str, mailbox: str, owner: str, error: str) -> None:
+    """After a failed run: free the lease (the queue retries the message) and record why."""
+
+    def change(state: MailboxState) -> bool:
+        if state.lease_owner == owner:
+            state.lease_owner, state.lease_until = None, None
+        state.last_error = error[:500]
+        state.consecutive_failures += 1
+        return True
+
+    await mutate_state(services, tenant_id, mailbox, change)

@@ -1,0 +1,202 @@
+"""``sync_mailbox``: one room mailbox brought up to date (DESIGN.md §2).
+
+lease(mailbox) → calendarView/delta since the stored link → reconcile each item →
+apply → save the link (only after the page's actions are applied) → release, or run
+again if the mailbox was poked meanwhile. 410 SyncStateNotFound → a full resync that
+also finds bookings whose room copies disappeared while nobody was listening.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
+from bookker_sync.domain.reconcile import (
+    CANCELLED_IN_OUTLOOK,
+    CancelBooking,
+    InspectOrganizer,
+    RoomContext,
+    reconcile,
+)
+from bookker_sync.domain.remote import RemoteEvent
+from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.errors import SyncStateNotFoundError
+from bookker_sync.graph.event_json import parse_event
+from bookker_sync.storage.repositories import MailboxState
+from bookker_sync.sync import mailbox_state
+from bookker_sync.sync.apply_actions import ActionRunner
+from bookker_sync.sync.config import get_tenant
+from bookker_sync.sync.room_index import RoomIndex
+from bookker_sync.sync.services import Services
+
+log = logging.getLogger(__name__)
+PENDING_GRACE = timedelta(seconds=30)
+MAX_RUNS = 10
+
+
+@dataclass
+class SyncResult:
+    mailbox: str
+    ran: bool = False  # False: another worker holds the lease (it was marked dirty)
+    runs: int = 0
+    items: int = 0
+    full_resync: bool = False
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+async def sync_mailbox(
+    services: Services, tenant_id: str, mailbox: str, *, full: bool = False
+) -> SyncResult:
+    result = SyncResult(mailbox=mailbox.lower())
+    tenant = await get_tenant(services, tenant_id)
+    if tenant.mode is not TenantMode.BIDIRECTIONAL:
+        log.info("sync of %s skipped: tenant %s is unidirectional", mailbox, tenant_id)
+        return result
+    space = await services.repos.space_by_mailbox(tenant_id, mailbox)
+    if space is None:
+        log.warning("sync of %s skipped: no space of %s has this room mailbox", mailbox, tenant_id)
+        return result
+    owner = mailbox_state.new_owner()
+    if not await mailbox_state.acquire(services, tenant_id, mailbox, owner, services.clock.now()):
+        log.info("sync of %s: already running elsewhere; marked dirty", mailbox)
+        return result
+    result.ran = True
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    try:
+        while result.runs < MAX_RUNS:
+            result.runs += 1
+            await _run_once(services, calendar, tenant_id, space.id, mailbox, full, result)
+            full = False
+            if not await mailbox_state.release_or_rerun(
+                services, tenant_id, mailbox, owner, services.clock.now()
+            ):
+                break
+    except Exception as exc:
+        await mailbox_state.abandon(
+            services, tenant_id, mailbox, owner, f"{type(exc).__name__}: {exc}"
+        )
+        raise
+    return result
+
+
+async def _run_once(
+    services: Services,
+    calendar: CalendarApi,
+    tenant_id: str,
+    space_id: str,
+    mailbox: str,
+    full: bool,
+    result: SyncResult,
+) -> None:
+    now = services.clock.now()
+    horizon = services.settings.sync
+    start = now - timedelta(days=horizon.horizon_past_days)
+    end = now + timedelta(days=horizon.horizon_future_days)
+    space = (await services.repos.spaces.get(tenant_id, space_id)).value
+    index = await RoomIndex.load(services, tenant_id, space, mailbox.lower(), start)
+    runner = ActionRunner(services, calendar, index)
+    state = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
+    link = None if full else state.delta_link
+    try:
+        seen = await _pull(services, calendar, index, runner, link, start, end, result)
+    except SyncStateNotFoundError:
+        log.warning("delta token of %s evicted (410): full resync", mailbox)
+        result.full_resync = True
+        seen = await _pull(services, calendar, index, runner, None, start, end, result)
+    if seen is not None:  # a complete listing: what it lacks is gone
+        await _vanished(index, runner, seen, start)
+    await _pending_room_answers(services, index, runner, now)
+    for action in runner.applied:
+        name = type(action).__name__
+        result.actions[name] = result.actions.get(name, 0) + 1
+
+    def done(s: MailboxState) -> bool:
+        s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
+        s.space_id = space_id
+        if result.full_resync or link is None:
+            s.full_resyncs += 1
+        return True
+
+    await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
+
+
+async def _pull(
+    services: Services,
+    calendar: CalendarApi,
+    index: RoomIndex,
+    runner: ActionRunner,
+    link: str | None,
+    start: datetime,
+    end: datetime,
+    result: SyncResult,
+) -> set[str] | None:
+    """Follow delta pages; returns the ids listed when this was a full listing."""
+    seen: set[str] | None = set() if link is None else None
+    async for page in calendar.delta_all(index.room, link=link, start=start, end=end):
+        for item in page.items:
+            remote = parse_event(item)
+            result.items += 1
+            if seen is not None and not remote.removed:
+                seen.add(remote.id)
+            stored = index.find(remote)
+            context = await _context(services, index, remote)
+            await runner.run(reconcile(stored.booking if stored else None, remote, context))
+        saved = page.next_link or page.delta_link
+
+        def keep(s: MailboxState, saved: str | None = saved) -> bool:
+            s.delta_link = saved
+            return True
+
+        await mailbox_state.mutate_state(services, index.tenant_id, index.room, keep)
+    return seen
+
+
+async def _context(services: Services, index: RoomIndex, remote: RemoteEvent) -> RoomContext:
+    now = services.clock.now()
+    organizer = await index.organizer(services, remote.organizer_email)
+    since = now - timedelta(days=2)
+    return RoomContext(
+        tenant_id=index.tenant_id,
+        space=index.space,
+        room_mailbox=index.room,
+        organizer=organizer,
+        organizer_bookings=await index.bookings_of(services, organizer, since),
+        space_bookings=index.confirmed(),
+        now=now,
+        holds=await index.holds(services, now),
+    )
+
+
+async def _vanished(
+    index: RoomIndex, runner: ActionRunner, seen: set[str], since: datetime
+) -> None:
+    """After a full listing: confirmed bookings whose room copy is no longer there."""
+    for record in list(index.records.values()):
+        b = record.booking
+        ref = b.outlook
+        if b.status is not BookingStatus.CONFIRMED or b.end <= since:
+            continue
+        if ref.resource_event_id and ref.resource_event_id not in seen:
+            if b.source is BookingSource.OUTLOOK:
+                await runner.apply(CancelBooking(b.id, CANCELLED_IN_OUTLOOK))
+            else:
+                await runner.apply(InspectOrganizer(b.id))
+
+
+async def _pending_room_answers(
+    services: Services, index: RoomIndex, runner: ActionRunner, now: datetime
+) -> None:
+    """Bookker bookings whose room copy never showed up: the room may have declined
+    them straight away. Ask the organizer's event (rare; costs one read each)."""
+    for record in list(index.records.values()):
+        b = record.booking
+        if (
+            b.status is BookingStatus.CONFIRMED
+            and b.source is BookingSource.BOOKKER
+            and b.outlook.resource_event_id is None
+            and b.created_at < now - PENDING_GRACE
+            and b.end > now
+        ):
+            await runner.apply(InspectOrganizer(b.id))

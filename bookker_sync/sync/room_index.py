@@ -1,0 +1,86 @@
+"""What one sync run knows about a room: its bookings, looked up by room event id or
+iCalUId, and the people organizing events there. Loaded once per run, kept current
+as actions are applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bookker_sync.domain.models import Booking, BookingStatus, Space, User
+from bookker_sync.domain.remote import RemoteEvent
+from bookker_sync.storage.repositories import BookingRecord
+from bookker_sync.sync.services import Services
+
+
+@dataclass
+class RoomIndex:
+    tenant_id: str
+    space: Space
+    room: str
+    records: dict[str, BookingRecord] = field(default_factory=dict)
+    users: dict[str, User | None] = field(default_factory=dict)
+    user_bookings: dict[str, list[Booking]] = field(default_factory=dict)
+    _holds: list[tuple[datetime, datetime]] | None = None
+
+    @classmethod
+    async def load(
+        cls, services: Services, tenant_id: str, space: Space, room: str, since: datetime
+    ) -> RoomIndex:
+        records = await services.repos.bookings.list(
+            tenant_id, "SpaceId eq @s and End gt @t", s=space.id, t=since
+        )
+        return cls(tenant_id, space, room, {r.booking.id: r for r in records})
+
+    def put(self, record: BookingRecord) -> None:
+        self.records[record.booking.id] = record
+        for bookings in self.user_bookings.values():
+            for i, b in enumerate(bookings):
+                if b.id == record.booking.id:
+                    bookings[i] = record.booking
+
+    def find(self, remote: RemoteEvent) -> BookingRecord | None:
+        for record in self.records.values():
+            if record.booking.outlook.resource_event_id == remote.id:
+                return record
+        if remote.i_cal_uid:
+            for record in self.records.values():
+                if record.booking.outlook.i_cal_uid == remote.i_cal_uid:
+                    return record
+        return None
+
+    def confirmed(self) -> list[Booking]:
+        return [
+            r.booking for r in self.records.values() if r.booking.status is BookingStatus.CONFIRMED
+        ]
+
+    async def organizer(self, services: Services, email: str | None) -> User | None:
+        if not email:
+            return None
+        key = email.lower()
+        if key not in self.users:
+            self.users[key] = await services.repos.user_by_email(self.tenant_id, key)
+        return self.users[key]
+
+    async def bookings_of(
+        self, services: Services, user: User | None, since: datetime
+    ) -> list[Booking]:
+        if user is None:
+            return []
+        if user.id not in self.user_bookings:
+            records = await services.repos.bookings.list(
+                self.tenant_id, "UserId eq @u and Status eq @s and End gt @t",
+                u=user.id, s=BookingStatus.CONFIRMED.value, t=since,
+            )  # fmt: skip
+            self.user_bookings[user.id] = [r.booking for r in records]
+        return self.user_bookings[user.id]
+
+    async def holds(self, services: Services, now: datetime) -> list[tuple[datetime, datetime]]:
+        """In-flight Bookker creations in this space (read once per run)."""
+        if self._holds is None:
+            entries = await services.ledger.holds(self.tenant_id, self.space.id, now)
+            self._holds = [(e.start, e.end) for e in entries]
+        return self._holds
+
+    def add_user_booking(self, booking: Booking) -> None:
+        self.user_bookings.setdefault(booking.user_id, []).append(booking)
