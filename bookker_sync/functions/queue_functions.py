@@ -11,7 +11,13 @@ import logging
 import azure.functions as func
 
 from bookker_sync.functions.deps import services
-from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE, OUTBOUND_QUEUE, poison_queue
+from bookker_sync.storage.queues import (
+    LIFECYCLE_QUEUE,
+    MAILBOX_SYNC_QUEUE,
+    OUTBOUND_QUEUE,
+    poison_queue,
+)
+from bookker_sync.sync import lifecycle
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.mailbox_sync import sync_mailbox
 from bookker_sync.sync.messages import BadMessage, MailboxSyncMessage, parse_message
@@ -50,8 +56,9 @@ async def sync_mailbox_fn(msg: func.QueueMessage) -> None:
         return
     try:
         result = await sync_mailbox(
-            services(), message.tenant_id, message.mailbox, full=message.full
-        )
+            services(), message.tenant_id, message.mailbox, full=message.full,
+            notified_at=message.notified_at,
+        )  # fmt: skip
     except NotFoundAppError as exc:  # tenant deleted since the poke: nothing to sync
         log.warning("sync of %s skipped: %s", message.mailbox, exc)
         return
@@ -59,3 +66,14 @@ async def sync_mailbox_fn(msg: func.QueueMessage) -> None:
         "synced %s: ran=%s runs=%d items=%d full=%s actions=%s",
         result.mailbox, result.ran, result.runs, result.items, result.full_resync, result.actions,
     )  # fmt: skip
+
+
+@bp.function_name("process_lifecycle")
+@bp.queue_trigger(arg_name="msg", queue_name=LIFECYCLE_QUEUE, connection="AzureWebJobsStorage")
+async def process_lifecycle_fn(msg: func.QueueMessage) -> None:
+    try:
+        message = parse_message(lifecycle.LifecycleMessage, msg.get_body())
+    except BadMessage as exc:
+        await to_poison(LIFECYCLE_QUEUE, msg, str(exc))
+        return
+    await lifecycle.process(services(), message)

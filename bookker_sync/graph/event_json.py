@@ -118,13 +118,14 @@ def parse_event(data: dict[str, Any]) -> RemoteEvent:
         response=_enum(Response, response, Response.NONE),
         attendees=tuple(_attendee(a) for a in data.get("attendees") or []),
         transaction_id=data.get("transactionId"),
-        modified=_instant(data.get("lastModifiedDateTime")),
+        modified=parse_instant(data.get("lastModifiedDateTime")),
         booking_id=_extension_booking_id(data),
         raw=data,
     )
 
 
-def _instant(value: Any) -> datetime | None:
+def parse_instant(value: Any) -> datetime | None:
+    """Graph's ISO instants (7 fractional digits, Z) → aware datetime."""
     if not value:
         return None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from azure.data.tables.aio import TableServiceClient
@@ -17,6 +18,8 @@ USERS_TABLE = "users"
 BOOKINGS_TABLE = "bookings"
 LEDGER_TABLE = "ledger"
 MAILBOXES_TABLE = "mailboxes"
+SUBSCRIPTIONS_TABLE = "subscriptions"
+SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -25,6 +28,8 @@ APP_TABLES = (
     BOOKINGS_TABLE,
     LEDGER_TABLE,
     MAILBOXES_TABLE,
+    SUBSCRIPTIONS_TABLE,
+    SUBSCRIPTION_IDS_TABLE,
 )
 TENANT_PARTITION = "tenant"
 
@@ -60,6 +65,48 @@ class MailboxState(BaseModel):
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
 
 
+class SubscriptionState(StrEnum):
+    ACTIVE = "active"
+    FAILING = "failing"
+    NEEDS_CONSENT = "needs-consent"
+    MISSING = "missing"  # to be (re)created
+
+
+class SubscriptionRecord(BaseModel):
+    """Our view of the Graph subscription on one room mailbox (issue 6).
+
+    ``client_state`` is a per-subscription random secret: stored to check incoming
+    notifications, never logged (repr=False).
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    tenant_id: str
+    mailbox: str
+    space_id: str
+    graph_tenant_id: str
+    subscription_id: str | None = None
+    client_state: str = Field(default="", repr=False)
+    expires_at: datetime | None = None
+    state: SubscriptionState = SubscriptionState.MISSING
+    created_at: datetime | None = None
+    renewed_at: datetime | None = None
+    reauthorized_at: datetime | None = None
+    last_notification_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+class SubscriptionIndex(BaseModel):
+    """subscriptionId → who it belongs to: one point read per notification batch."""
+
+    tenant_id: str
+    mailbox: str
+    graph_tenant_id: str
+    client_state: str = Field(repr=False)
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -92,6 +139,17 @@ class Repositories:
             service, BOOKINGS_TABLE, BookingRecord, projection=_booking_projection
         )
         self.mailboxes = DocumentTable(service, MAILBOXES_TABLE, MailboxState)
+        self.subscriptions = DocumentTable(
+            service,
+            SUBSCRIPTIONS_TABLE,
+            SubscriptionRecord,
+            projection=lambda r: {
+                "State": r.state.value,
+                "ExpiresAt": r.expires_at,
+                "SubscriptionId": r.subscription_id or "",
+            },
+        )
+        self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
 
     async def ping(self) -> None:
         """Raise if the table service can't be reached."""

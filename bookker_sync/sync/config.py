@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bookker_sync.domain.models import Space, Tenant, User
+from bookker_sync.storage.queues import LIFECYCLE_QUEUE
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync.api_models import SpacePut, TenantPut, UserPut
 from bookker_sync.sync.errors import NotFoundAppError
@@ -35,6 +36,8 @@ async def put_tenant(services: Services, tenant_id: str, body: TenantPut) -> tup
     tenant = Tenant(id=tenant_id, **body.model_dump())
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
+    if existed is not None and existed.value.mode != tenant.mode:
+        await services.queues.send(LIFECYCLE_QUEUE, {"kind": "ensureTenant", "tenantId": tenant_id})
     return tenant, existed is None
 
 
@@ -45,6 +48,11 @@ async def put_space(
     space = Space(id=space_id, tenant_id=tenant_id, **body.model_dump())
     existed = await services.repos.spaces.find(tenant_id, space_id)
     await services.repos.spaces.upsert(tenant_id, space_id, space)
+    # Subscribing calls Graph (and Graph calls our webhook back): done by the lifecycle
+    # queue, with retries, not inside this request.
+    await services.queues.send(
+        LIFECYCLE_QUEUE, {"kind": "ensure", "tenantId": tenant_id, "spaceId": space_id}
+    )
     return space, existed is None
 
 

@@ -47,10 +47,17 @@ class SyncResult:
 
 
 async def sync_mailbox(
-    services: Services, tenant_id: str, mailbox: str, *, full: bool = False
+    services: Services,
+    tenant_id: str,
+    mailbox: str,
+    *,
+    full: bool = False,
+    notified_at: datetime | None = None,
 ) -> SyncResult:
     result = SyncResult(mailbox=mailbox.lower())
     tenant = await get_tenant(services, tenant_id)
+    if notified_at is not None:
+        await _note_notification(services, tenant_id, mailbox, notified_at)
     if tenant.mode is not TenantMode.BIDIRECTIONAL:
         log.info("sync of %s skipped: tenant %s is unidirectional", mailbox, tenant_id)
         return result
@@ -200,3 +207,15 @@ async def _pending_room_answers(
             and b.end > now
         ):
             await runner.apply(InspectOrganizer(b.id))
+
+
+async def _note_notification(
+    services: Services, tenant_id: str, mailbox: str, notified_at: datetime
+) -> None:
+    def change(state: MailboxState) -> bool:
+        if state.last_notification_at and state.last_notification_at >= notified_at:
+            return False
+        state.last_notification_at = notified_at
+        return True
+
+    await mailbox_state.mutate_state(services, tenant_id, mailbox, change)

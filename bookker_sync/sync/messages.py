@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +22,7 @@ class MailboxSyncMessage(BaseModel):
     tenant_id: str = Field(alias="tenantId", min_length=1, max_length=64)
     mailbox: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     full: bool = False
+    notified_at: datetime | None = Field(default=None, alias="notifiedAt")
 
 
 def parse_message(model: type[M], body: bytes) -> M:

@@ -46,15 +46,20 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("rule,space_rules,user_rules,groups,bad,good", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    "rule,space_rules,user_rules,groups,bad,good", CASES, ids=[c[0] for c in CASES]
+)
 def test_rule_fails_then_passes(stack: Stack, rule, space_rules, user_rules, groups, bad, good):
     t = stack.new_tenant("unidirectional")
     t.add_user("ana", groups=groups, rules=user_rules)
     t.add_space("room", rules=space_rules, room=False)
     default = (M + timedelta(hours=9), M + timedelta(hours=10))
     start, end = bad or default
-    r = stack.api("POST", f"tenants/{t.id}/bookings",
-                  {"spaceId": "room", "userId": "ana", "start": iso(start), "end": iso(end)})
+    r = stack.api(
+        "POST",
+        f"tenants/{t.id}/bookings",
+        {"spaceId": "room", "userId": "ana", "start": iso(start), "end": iso(end)},
+    )
     expected = 403 if rule == "access" else 422
     assert r.status_code == expected, r.text
     body = r.json()
@@ -67,8 +72,11 @@ def test_rule_fails_then_passes(stack: Stack, rule, space_rules, user_rules, gro
         start, end = default
     else:
         start, end = good
-    r = stack.api("POST", f"tenants/{t.id}/bookings",
-                  {"spaceId": "room", "userId": "ana", "start": iso(start), "end": iso(end)})
+    r = stack.api(
+        "POST",
+        f"tenants/{t.id}/bookings",
+        {"spaceId": "room", "userId": "ana", "start": iso(start), "end": iso(end)},
+    )
     assert r.status_code == 201, r.text
 
 
@@ -77,14 +85,21 @@ def test_max_bookings_per_day(stack: Stack):
     t.add_user("ana", rules={"maxBookingsPerDay": 1})
     t.add_space("a", room=False)
     t.add_space("b", room=False)
-    first = {"spaceId": "a", "userId": "ana", "start": iso(M + timedelta(hours=9)),
-             "end": iso(M + timedelta(hours=10))}
+    first = {
+        "spaceId": "a",
+        "userId": "ana",
+        "start": iso(M + timedelta(hours=9)),
+        "end": iso(M + timedelta(hours=10)),
+    }
     assert stack.api("POST", f"tenants/{t.id}/bookings", first).status_code == 201
     second = {**first, "spaceId": "b"}
     r = stack.api("POST", f"tenants/{t.id}/bookings", second)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "maxBookingsPerDay"
-    next_day = {**second, "start": iso(M + timedelta(days=1, hours=9)),
-                "end": iso(M + timedelta(days=1, hours=10))}
+    next_day = {
+        **second,
+        "start": iso(M + timedelta(days=1, hours=9)),
+        "end": iso(M + timedelta(days=1, hours=10)),
+    }
     assert stack.api("POST", f"tenants/{t.id}/bookings", next_day).status_code == 201
 
 
@@ -92,21 +107,38 @@ def test_overlap_409_and_bad_input_400_404(stack: Stack):
     t = stack.new_tenant("unidirectional")
     t.add_user("ana")
     t.add_space("room", room=False)
-    body = {"spaceId": "room", "userId": "ana", "start": iso(M + timedelta(hours=9)),
-            "end": iso(M + timedelta(hours=10))}
+    body = {
+        "spaceId": "room",
+        "userId": "ana",
+        "start": iso(M + timedelta(hours=9)),
+        "end": iso(M + timedelta(hours=10)),
+    }
     assert stack.api("POST", f"tenants/{t.id}/bookings", body).status_code == 201
-    r = stack.api("POST", f"tenants/{t.id}/bookings",
-                  {**body, "start": iso(M + timedelta(hours=9, minutes=30)),
-                   "end": iso(M + timedelta(hours=10, minutes=30))})
+    r = stack.api(
+        "POST",
+        f"tenants/{t.id}/bookings",
+        {
+            **body,
+            "start": iso(M + timedelta(hours=9, minutes=30)),
+            "end": iso(M + timedelta(hours=10, minutes=30)),
+        },
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "Conflict"
-    for bad in ({**body, "start": "tomorrow"}, {**body, "end": iso(M)},
-                {**body, "start": "2030-01-01T10:00:00"}, {"spaceId": "room"}):
+    for bad in (
+        {**body, "start": "tomorrow"},
+        {**body, "end": iso(M)},
+        {**body, "start": "2030-01-01T10:00:00"},
+        {"spaceId": "room"},
+    ):
         r = stack.api("POST", f"tenants/{t.id}/bookings", bad)
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["error"]["message"]
     r = stack.http.post(f"/api/tenants/{t.id}/bookings", content=b"{not json")
     assert r.status_code == 400 and r.json()["error"]["code"] == "BadRequest"
-    assert stack.api("POST", f"tenants/{t.id}/bookings", {**body, "spaceId": "nope"}).status_code == 404
+    assert (
+        stack.api("POST", f"tenants/{t.id}/bookings", {**body, "spaceId": "nope"}).status_code
+        == 404
+    )
     assert stack.api("GET", f"tenants/{t.id}/bookings/nope").status_code == 404
     assert stack.api("GET", "tenants/unknown-tenant/bookings").status_code == 404
 

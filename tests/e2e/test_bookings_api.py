@@ -63,8 +63,9 @@ def test_create_update_delete_both_modes(stack: Stack, mode: str):
     else:
         assert room_events == []  # unidirectional never touches room calendars
 
-    r = stack.api("PATCH", f"tenants/{t.id}/bookings/{booking['id']}",
-                  {"start": at(2, 14), "end": at(2, 15)})
+    r = stack.api(
+        "PATCH", f"tenants/{t.id}/bookings/{booking['id']}", {"start": at(2, 14), "end": at(2, 15)}
+    )
     assert r.status_code == 200, r.text
     moved = user_events(stack, t, alice)[0]
     assert moved["start"]["dateTime"].startswith(at(2, 14)[:16].replace("+00:00", ""))
@@ -149,8 +150,9 @@ def test_release_frees_the_room(stack: Stack):
         "spaceId": "room1", "userId": "alice", "start": at(2, 10), "end": at(2, 11),
     })  # fmt: skip
     booking = r.json()
-    r = stack.api("POST", f"tenants/{t.id}/bookings/{booking['id']}/release",
-                  {"reason": "Nobody checked in"})
+    r = stack.api(
+        "POST", f"tenants/{t.id}/bookings/{booking['id']}/release", {"reason": "Nobody checked in"}
+    )
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "cancelled" and r.json()["statusReason"] == "Nobody checked in"
     wait_for(lambda: user_events(stack, t, room) == [], timeout=30)

@@ -45,7 +45,9 @@ def test_outlook_create_update_cancel_reach_bookker(stack: Stack):
     outlook.move(alice, event["id"], M + timedelta(hours=17), M + timedelta(hours=19))
     sync(stack, t.id, room)
     organizer = outlook.get(alice, event["id"])
-    assert organizer["start"]["dateTime"].startswith((M + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%M"))
+    assert organizer["start"]["dateTime"].startswith(
+        (M + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%M")
+    )
     [b] = t.bookings()
     assert b["start"].startswith((M + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%M"))
     # cancel in Outlook → cancelled in Bookker
@@ -121,7 +123,9 @@ def test_bookker_booking_echo_costs_no_graph_writes(stack: Stack):
     writes = [
         (a["method"], a["route"], a["count"] - _count(before, a))
         for a in after
-        if a.get("mailbox") and a["mailbox"].lower() == room and a["method"] != "GET"
+        if a.get("mailbox")
+        and a["mailbox"].lower() == room
+        and a["method"] != "GET"
         and a["count"] > _count(before, a)
     ]
     assert writes == []
@@ -132,7 +136,10 @@ def test_bookker_booking_echo_costs_no_graph_writes(stack: Stack):
 def _count(rows: list[dict], row: dict) -> int:
     for r in rows:
         if (r["method"], r["route"], r.get("mailbox"), r["status"]) == (
-            row["method"], row["route"], row.get("mailbox"), row["status"]
+            row["method"],
+            row["route"],
+            row.get("mailbox"),
+            row["status"],
         ):
             return int(r["count"])
     return 0

@@ -1,0 +1,114 @@
+"""Graph change-notification subscriptions on room mailboxes' events.
+
+Rules (graph-facts.md "Subscriptions"): events subscriptions live at most 10,080
+minutes; PATCH renews; a lifecycleNotificationUrl can't be added by PATCH; a second
+identical subscription is a 409 duplicate; reauthorize has its own endpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kiota_abstractions.method import Method
+
+from bookker_sync.graph.errors import GraphError, GraphNotFoundError
+from bookker_sync.graph.event_json import parse_instant
+from bookker_sync.graph.transport import GraphTransport, request
+
+CHANGE_TYPES = "created,updated,deleted"
+# Subscription calls are throttled per app per tenant, not per mailbox: one gate.
+GATE = "subscriptions"
+
+
+@dataclass(frozen=True)
+class RemoteSubscription:
+    id: str
+    resource: str
+    expires_at: datetime
+    raw: dict[str, Any]
+
+
+def events_resource(mailbox: str) -> str:
+    return f"/users/{mailbox}/events"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _parse(data: dict[str, Any]) -> RemoteSubscription:
+    expires = parse_instant(data.get("expirationDateTime"))
+    if expires is None:
+        raise GraphError(502, "BadResponse", "subscription without expirationDateTime")
+    return RemoteSubscription(
+        id=str(data["id"]), resource=str(data.get("resource", "")), expires_at=expires, raw=data
+    )
+
+
+class SubscriptionsApi:
+    def __init__(self, transport: GraphTransport) -> None:
+        self._t = transport
+        self._subs = transport.client.subscriptions
+
+    async def create(
+        self,
+        mailbox: str,
+        *,
+        notification_url: str,
+        lifecycle_url: str,
+        client_state: str,
+        expires_at: datetime,
+    ) -> RemoteSubscription:
+        info = request(Method.POST, self._subs.url_template, self._subs.path_parameters)
+        body = {
+            "changeType": CHANGE_TYPES,
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_url,
+            "resource": events_resource(mailbox),
+            "expirationDateTime": _iso(expires_at),
+            "clientState": client_state,
+        }
+        created = await self._t.send(GATE, info, body)
+        if created is None:
+            raise GraphError(502, "EmptyResponse", "subscription creation returned no body")
+        return _parse(created)
+
+    async def renew(self, subscription_id: str, expires_at: datetime) -> RemoteSubscription:
+        rb = self._subs.by_subscription_id(subscription_id)
+        info = request(Method.PATCH, rb.url_template, rb.path_parameters)
+        renewed = await self._t.send(GATE, info, {"expirationDateTime": _iso(expires_at)})
+        if renewed is None:
+            raise GraphError(502, "EmptyResponse", "subscription renewal returned no body")
+        return _parse(renewed)
+
+    async def reauthorize(self, subscription_id: str) -> None:
+        rb = self._subs.by_subscription_id(subscription_id).reauthorize
+        info = request(Method.POST, rb.url_template, rb.path_parameters)
+        await self._t.send(GATE, info)
+
+    async def delete(self, subscription_id: str) -> None:
+        rb = self._subs.by_subscription_id(subscription_id)
+        try:
+            await self._t.send(GATE, rb.to_delete_request_information())
+        except GraphNotFoundError:
+            return
+
+    async def get(self, subscription_id: str) -> RemoteSubscription | None:
+        rb = self._subs.by_subscription_id(subscription_id)
+        try:
+            found = await self._t.send(GATE, rb.to_get_request_information())
+        except GraphNotFoundError:
+            return None
+        return _parse(found) if found else None
+
+    async def list_all(self) -> list[RemoteSubscription]:
+        info = self._subs.to_get_request_information()
+        page = await self._t.send(GATE, info) or {}
+        out = [_parse(s) for s in page.get("value") or []]
+        while page.get("@odata.nextLink"):
+            info = self._subs.with_url(page["@odata.nextLink"]).to_get_request_information()
+            page = await self._t.send(GATE, info) or {}
+            out.extend(_parse(s) for s in page.get("value") or [])
+        return out
