@@ -103,8 +103,12 @@ class Demo:
         self.graph.post("/_emulator/tenants", json={
             "tenantId": self.graph_tenant, "clientId": CLIENT_ID, "clientSecret": SECRET,
         }).raise_for_status()  # fmt: skip
-        for address, name, kind in ((self.alice, "Alice", "user"), (self.bob, "Bob", "user"),
-                                    (self.mar, "Sala Mar", "room"), (self.sol, "Sala Sol", "room")):
+        for address, name, kind in (
+            (self.alice, "Alice", "user"),
+            (self.bob, "Bob", "user"),
+            (self.mar, "Sala Mar", "room"),
+            (self.sol, "Sala Sol", "room"),
+        ):
             self.graph.post("/_emulator/mailboxes", json={
                 "tenantId": self.graph_tenant, "address": address, "displayName": name,
                 "kind": kind,
@@ -112,17 +116,33 @@ class Demo:
         self.put(f"/tenants/{self.tenant}", {
             "graphTenantId": self.graph_tenant, "mode": "bidirectional", "displayName": "Contoso",
         })  # fmt: skip
-        madrid = {"timeZone": "Europe/Madrid", "minMinutes": 15, "maxMinutes": 240,
-                  "openingHours": {d: [{"start": "08:00", "end": "20:00"}] for d in
-                                   ("monday", "tuesday", "wednesday", "thursday", "friday")}}
-        self.put(f"/tenants/{self.tenant}/spaces/sala-mar",
-                 {"name": "Sala Mar", "resourceEmail": self.mar, "capacity": 8, "rules": madrid})
-        self.put(f"/tenants/{self.tenant}/spaces/sala-sol",
-                 {"name": "Sala Sol", "resourceEmail": self.sol, "capacity": 4,
-                  "rules": {**madrid, "allowedGroups": ["finance"]}})
-        self.put(f"/tenants/{self.tenant}/users/alice", {"email": self.alice, "groups": ["finance"]})
+        madrid = {
+            "timeZone": "Europe/Madrid",
+            "minMinutes": 15,
+            "maxMinutes": 240,
+            "openingHours": {
+                d: [{"start": "08:00", "end": "20:00"}]
+                for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+            },
+        }
+        self.put(
+            f"/tenants/{self.tenant}/spaces/sala-mar",
+            {"name": "Sala Mar", "resourceEmail": self.mar, "capacity": 8, "rules": madrid},
+        )
+        self.put(
+            f"/tenants/{self.tenant}/spaces/sala-sol",
+            {
+                "name": "Sala Sol",
+                "resourceEmail": self.sol,
+                "capacity": 4,
+                "rules": {**madrid, "allowedGroups": ["finance"]},
+            },
+        )
+        self.put(
+            f"/tenants/{self.tenant}/users/alice", {"email": self.alice, "groups": ["finance"]}
+        )
         self.put(f"/tenants/{self.tenant}/users/bob", {"email": self.bob, "groups": ["sales"]})
-        self.ok("tenant, 2 spaces with opening hours 08:00–20:00 Madrid, 2 users")
+        self.ok("tenant, 2 spaces with opening hours 08:00-20:00 Madrid, 2 users")
 
     def put(self, path: str, body: dict[str, Any]) -> None:
         r = self.api.put(path, json=body)
@@ -164,8 +184,10 @@ class Demo:
 
     def release(self, booking_id: str) -> None:
         self.step("4. Nobody checked in: Bookker releases the room (system action)")
-        r = self.api.post(f"/tenants/{self.tenant}/bookings/{booking_id}/release",
-                          json={"reason": "Released: nobody checked in within 15 minutes"})
+        r = self.api.post(
+            f"/tenants/{self.tenant}/bookings/{booking_id}/release",
+            json={"reason": "Released: nobody checked in within 15 minutes"},
+        )
         self.ok(f"{r.status_code} Accepted; booking is {r.json()['status']}")
         self.wait("the room to decline", lambda: self.calendar(self.mar) == [])
         self.ok("Sala Mar declined its copy with the reason; the room is free again")

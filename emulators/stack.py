@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 
 from emulators.processes import (
@@ -75,8 +74,11 @@ def host_env(connection_string: str) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators.stack", description=__doc__)
     parser.add_argument("--demo", action="store_true", help="seed a demo tenant and show sync")
-    parser.add_argument("--exit-after-demo", action="store_true",
-                        help="stop the stack when the demo is done (CI / smoke checks)")
+    parser.add_argument(
+        "--exit-after-demo",
+        action="store_true",
+        help="stop the stack when the demo is done (CI / smoke checks)",
+    )
     args = parser.parse_args(argv)
     _check_ports()
     LOCAL.mkdir(exist_ok=True)

@@ -6,6 +6,8 @@ the end; tests reset state instead of restarting processes.
 
 import os
 
+from hypothesis import settings
+
 pytest_plugins = [
     "tests.support.azurite",
     "tests.support.graph_emulator",
@@ -13,8 +15,6 @@ pytest_plugins = [
 ]
 
 # Hypothesis: deterministic in CI, no example database written into the repo.
-from hypothesis import settings
-
 settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.register_profile("dev", database=None, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")

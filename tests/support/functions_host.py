@@ -94,8 +94,13 @@ class Tenant:
     def address(self, local: str) -> str:
         return f"{local}-{self.tag}@contoso.test"
 
-    def add_user(self, user_id: str, groups: list[str] | None = None,
-                 rules: dict[str, Any] | None = None, mailbox: bool = True) -> str:
+    def add_user(
+        self,
+        user_id: str,
+        groups: list[str] | None = None,
+        rules: dict[str, Any] | None = None,
+        mailbox: bool = True,
+    ) -> str:
         email = self.address(user_id)
         if mailbox:
             self.stack.emulator.add_mailbox(self.graph_tenant_id, email, user_id.title(), "user")
@@ -106,8 +111,13 @@ class Tenant:
         assert r.status_code in (200, 201), r.text
         return email
 
-    def add_space(self, space_id: str, rules: dict[str, Any] | None = None,
-                  room: bool = True, policy: dict[str, Any] | None = None) -> str | None:
+    def add_space(
+        self,
+        space_id: str,
+        rules: dict[str, Any] | None = None,
+        room: bool = True,
+        policy: dict[str, Any] | None = None,
+    ) -> str | None:
         email = self.address(space_id) if room else None
         if email:
             self.stack.emulator.add_mailbox(

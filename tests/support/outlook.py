@@ -37,8 +37,15 @@ class Outlook:
             assert r.status_code < 300, (method, path, r.status_code, r.text)
         return r.json() if r.content else None
 
-    def book_room(self, organizer: str, room: str, start: datetime, end: datetime,
-                  subject: str = "Meeting", recurrence: dict[str, Any] | None = None) -> dict:
+    def book_room(
+        self,
+        organizer: str,
+        room: str,
+        start: datetime,
+        end: datetime,
+        subject: str = "Meeting",
+        recurrence: dict[str, Any] | None = None,
+    ) -> dict:
         body: dict[str, Any] = {
             "subject": subject,
             "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
