@@ -147,6 +147,8 @@ class RoomContext:
 
 
 CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
+_DECLINED_BY = "Declined by Bookker: "
+_INVALID_TIMES = "The event has no valid start and end."
 
 
 def outlook_booking_id(tenant_id: str, room_mailbox: str, room_event_id: str) -> str:
@@ -184,7 +186,7 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
         # so delta brings it back.
         return [Ignore("awaiting the room's answer")]
     if remote.start is None or remote.end is None or remote.end <= remote.start:
-        return [DeclineRoomEvent(remote.id, "The event has no valid start and end.")]
+        return [DeclineRoomEvent(remote.id, _INVALID_TIMES)]
     if remote.organizer_email and remote.organizer_email.lower() == ctx.room_mailbox.lower():
         return [Ignore("organized by the room itself")]
     if (remote.start, remote.end) in set(ctx.holds):
@@ -210,6 +212,11 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         return [Ignore("no times on the event")]
     if (remote.start, remote.end) == (stored.start, stored.end):
         return [RecordCopy(stored.id, remote), *extension]
+    if remote.end <= remote.start:  # moved to no valid times: not a booking, put it back
+        return [RevertOrganizerEvent(
+            stored.id, stored.start, stored.end, remote.start, remote.end,
+            _DECLINED_BY + _INVALID_TIMES,
+        )]  # fmt: skip
     violations = judge(remote, ctx, ignore_id=stored.id)
     if violations:
         return [RevertOrganizerEvent(
@@ -246,7 +253,7 @@ def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[
 
 
 def decline_message(violations: Sequence[Violation]) -> str:
-    return "Declined by Bookker: " + " ".join(v.message for v in violations)
+    return _DECLINED_BY + " ".join(v.message for v in violations)
 
 
 def _booking_from(remote: RemoteEvent, ctx: RoomContext) -> Booking:

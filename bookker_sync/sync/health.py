@@ -1,21 +1,66 @@
-"""The health report: storage reachability (and later per-tenant sync state)."""
+"""The health report: storage reachability, poison queues, and per tenant the state of
+its room subscriptions and syncs."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+from bookker_sync.domain.models import TenantMode
+from bookker_sync.storage.queues import APP_QUEUES, poison_queue
+from bookker_sync.storage.repositories import TENANT_PARTITION, SubscriptionState
 from bookker_sync.sync.services import Services
 
 
 async def health_report(services: Services) -> dict[str, Any]:
-    storage: dict[str, Any] = {"reachable": True}
     try:
         await asyncio.wait_for(services.repos.ping(), timeout=5)
     except Exception as exc:  # any failure means "not reachable" for the report
-        storage = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        return {
+            "status": "unhealthy",
+            "time": services.clock.now().isoformat(),
+            "storage": {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:300]},
+        }
+    poison = {q: await services.queues.depth(poison_queue(q)) for q in APP_QUEUES}
+    tenants = [await _tenant_summary(services, t.id) for t in
+               await services.repos.tenants.list(TENANT_PARTITION)]  # fmt: skip
+    degraded = any(poison.values()) or any(
+        t["subscriptions"]["failing"] or t["subscriptions"]["needsConsent"] for t in tenants
+    )
     return {
-        "status": "ok" if storage["reachable"] else "unhealthy",
+        "status": "degraded" if degraded else "ok",
         "time": services.clock.now().isoformat(),
-        "storage": storage,
+        "storage": {"reachable": True},
+        "poisonQueues": poison,
+        "tenants": tenants,
+    }
+
+
+async def _tenant_summary(services: Services, tenant_id: str) -> dict[str, Any]:
+    tenant = (await services.repos.tenants.get(TENANT_PARTITION, tenant_id)).value
+    now = services.clock.now()
+    records = await services.repos.subscriptions.list(tenant_id)
+    states = await services.repos.mailboxes.list(tenant_id)
+    soon = now + timedelta(hours=24)
+    counts = {
+        "active": sum(r.state is SubscriptionState.ACTIVE for r in records),
+        "expiringWithin24h": sum(
+            r.state is SubscriptionState.ACTIVE and r.expires_at is not None and r.expires_at < soon
+            for r in records
+        ),
+        "failing": sum(r.state is SubscriptionState.FAILING for r in records),
+        "needsConsent": sum(r.state is SubscriptionState.NEEDS_CONSENT for r in records),
+        "missing": sum(r.state is SubscriptionState.MISSING for r in records),
+    }
+    synced = [s.last_sync_at for s in states if s.last_sync_at is not None]
+    oldest = min(synced) if synced else None
+    return {
+        "tenantId": tenant_id,
+        "mode": tenant.mode.value,
+        "rooms": len(records) if tenant.mode is TenantMode.BIDIRECTIONAL else 0,
+        "subscriptions": counts,
+        "oldestSuccessfulSync": oldest.isoformat() if oldest else None,
+        "maxSyncLagSeconds": (now - oldest).total_seconds() if oldest else None,
+        "syncFailures": sum(s.consecutive_failures > 0 for s in states),
     }

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
+from bookker_sync.graph.subscriptions import RemoteSubscription, SubscriptionsApi, events_resource
 from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import (
     SubscriptionIndex,
@@ -73,12 +74,23 @@ async def create(
     old_id = record.subscription_id
     client_state = new_client_state()
     api = services.graph.subscriptions(tenant.graph_tenant_id)
-    try:
-        remote = await api.create(
+
+    async def attempt() -> RemoteSubscription:
+        return await api.create(
             mailbox, notification_url=services.settings.notification_url,
             lifecycle_url=services.settings.lifecycle_url, client_state=client_state,
             expires_at=expiry(services, now),
         )  # fmt: skip
+
+    try:
+        try:
+            remote = await attempt()
+        except GraphError as exc:
+            if exc.status != 409:
+                raise
+            # A duplicate we no longer know the clientState of: replace it.
+            await _delete_duplicates(api, mailbox)
+            remote = await attempt()
     except GraphError as exc:
         await _failed(services, record, exc, now)
         raise
@@ -101,6 +113,13 @@ async def create(
     )
     await request_sync(services, tenant.id, mailbox, full=True)
     return record
+
+
+async def _delete_duplicates(api: SubscriptionsApi, mailbox: str) -> None:
+    resource = events_resource(mailbox).lower().lstrip("/")
+    for sub in await api.list_all():
+        if sub.resource.lower().lstrip("/") == resource:
+            await api.delete(sub.id)
 
 
 async def remove(services: Services, record: SubscriptionRecord) -> None:

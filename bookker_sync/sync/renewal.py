@@ -1,0 +1,205 @@
+"""``renew_subscriptions``: keep every room subscription alive, within Graph's limits.
+
+- renews subscriptions expiring within the margin (default 24 h) with PATCH in $batch
+  requests of 20, paced so one tenant never exceeds Graph's 500 subscription writes
+  per 20 s, and stopping before the function's time budget;
+- new expiries get a random spread, so rooms onboarded together don't all come due
+  together again;
+- recreates subscriptions found missing (404) or expired, then resyncs those rooms;
+- 401/403 → needs-consent (visible in health), with back-off; 429/5xx → next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
+from bookker_sync.graph.errors import GraphError
+from bookker_sync.graph.event_json import parse_instant
+from bookker_sync.graph.subscriptions import GATE
+from bookker_sync.storage.repositories import SubscriptionRecord, SubscriptionState
+from bookker_sync.sync import subscriptions
+from bookker_sync.sync.config import get_tenant
+from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.services import Services
+
+log = logging.getLogger(__name__)
+
+WRITES_PER_WINDOW = 400  # Graph allows 500 per 20 s per tenant: keep a safety margin
+WINDOW_SECONDS = 20.0
+SPREAD = timedelta(hours=12)  # random shortening of new lifetimes
+
+
+@dataclass
+class RenewalReport:
+    due: int = 0
+    renewed: int = 0
+    recreated: int = 0
+    needs_consent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    per_tenant_writes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Pacer:
+    """At most ``limit`` writes per sliding ``window`` (real seconds)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.stamps: list[float] = []
+
+    async def take(self, count: int) -> None:
+        while True:
+            now = time.monotonic()
+            self.stamps = [t for t in self.stamps if now - t < self.window]
+            if len(self.stamps) + count <= self.limit:
+                self.stamps.extend([now] * count)
+                return
+            await asyncio.sleep(max(0.01, self.window - (now - self.stamps[0])))
+
+
+async def renew_due(
+    services: Services, *, budget_seconds: float = 240.0, force: bool = False
+) -> RenewalReport:
+    started = time.monotonic()
+    report = RenewalReport()
+    now = services.clock.now()
+    margin = timedelta(hours=services.settings.sync.renewal_margin_hours)
+    records = await services.repos.subscriptions.list()
+    due = [r for r in records if _is_due(r, now, margin, force)]
+    report.due = len(due)
+    by_tenant: dict[str, list[SubscriptionRecord]] = defaultdict(list)
+    for record in sorted(due, key=lambda r: r.expires_at or now):
+        by_tenant[record.graph_tenant_id].append(record)
+    await asyncio.gather(*(
+        _renew_tenant(services, group, report, started, budget_seconds, now)
+        for group in by_tenant.values()
+    ))  # fmt: skip
+    report.seconds = time.monotonic() - started
+    log.info(
+        "renewal: due=%d renewed=%d recreated=%d needs-consent=%d failed=%d deferred=%d "
+        "batches=%d in %.1fs", report.due, report.renewed, report.recreated,
+        report.needs_consent, report.failed, report.deferred, report.batches, report.seconds,
+    )  # fmt: skip
+    return report
+
+
+def _is_due(record: SubscriptionRecord, now: datetime, margin: timedelta, force: bool) -> bool:
+    if record.next_attempt_at and record.next_attempt_at > now and not force:
+        return False
+    if record.state is not SubscriptionState.ACTIVE or not record.subscription_id:
+        return True
+    return record.expires_at is None or record.expires_at <= now + margin
+
+
+async def _renew_tenant(
+    services: Services,
+    records: list[SubscriptionRecord],
+    report: RenewalReport,
+    started: float,
+    budget: float,
+    now: datetime,
+) -> None:
+    pacer = Pacer(WRITES_PER_WINDOW, WINDOW_SECONDS)
+    renewable = [r for r in records if _renewable(r, now)]
+    missing = [r for r in records if not _renewable(r, now)]
+    for chunk_start in range(0, len(renewable), MAX_BATCH):
+        if time.monotonic() - started > budget:
+            report.deferred += len(renewable) - chunk_start + len(missing)
+            return
+        chunk = renewable[chunk_start : chunk_start + MAX_BATCH]
+        await pacer.take(len(chunk))
+        await _renew_chunk(services, chunk, report, now)
+    for record in missing:
+        if time.monotonic() - started > budget:
+            report.deferred += 1
+            continue
+        await pacer.take(1)
+        await _recreate(services, record, report)
+
+
+def _renewable(record: SubscriptionRecord, now: datetime) -> bool:
+    return (
+        record.state in (SubscriptionState.ACTIVE, SubscriptionState.FAILING)
+        and bool(record.subscription_id)
+        and record.expires_at is not None
+        and record.expires_at > now
+    )
+
+
+def new_expiry(services: Services, now: datetime) -> datetime:
+    return subscriptions.expiry(services, now) - SPREAD * random.random()
+
+
+async def _renew_chunk(
+    services: Services, chunk: list[SubscriptionRecord], report: RenewalReport, now: datetime
+) -> None:
+    graph_tenant = chunk[0].graph_tenant_id
+    expiries = {r.mailbox: new_expiry(services, now) for r in chunk}
+    items = [
+        BatchItem(
+            id=str(i), method="PATCH", url=f"/subscriptions/{r.subscription_id}",
+            body={"expirationDateTime": expiries[r.mailbox].strftime("%Y-%m-%dT%H:%M:%S.0000000Z")},
+        )
+        for i, r in enumerate(chunk)
+    ]  # fmt: skip
+    try:
+        results = await send_batch(services.graph.transport(graph_tenant), GATE, items)
+    except GraphError as exc:
+        log.warning("renewal batch for %s failed: %s", graph_tenant, exc)
+        report.failed += len(chunk)
+        return
+    report.batches += 1
+    report.per_tenant_writes[graph_tenant] += len(chunk)
+    for record, result in zip(chunk, results, strict=True):
+        await _settle(services, record, result, expiries[record.mailbox], report)
+
+
+async def _settle(
+    services: Services,
+    record: SubscriptionRecord,
+    result: BatchResult,
+    expires: datetime,
+    report: RenewalReport,
+) -> None:
+    now = services.clock.now()
+    if result.ok:
+        granted = (result.body or {}).get("expirationDateTime")
+        updated = record.model_copy(update={
+            "expires_at": parse_instant(granted) or expires, "renewed_at": now,
+            "state": SubscriptionState.ACTIVE, "consecutive_failures": 0, "last_error": None,
+            "next_attempt_at": None,
+        })  # fmt: skip
+        await services.repos.subscriptions.upsert(record.tenant_id, record.mailbox, updated)
+        report.renewed += 1
+    elif result.status == 404:
+        await _recreate(services, record, report)
+    else:
+        error = GraphError(result.status, result.error_code or "Error", "renewal failed")
+        await subscriptions.mark_failed(services, record, error)
+        if error.permission:
+            report.needs_consent += 1
+        else:
+            report.failed += 1
+
+
+async def _recreate(services: Services, record: SubscriptionRecord, report: RenewalReport) -> None:
+    try:
+        tenant = await get_tenant(services, record.tenant_id)
+        await subscriptions.create(services, tenant, record.space_id, record.mailbox)
+        report.recreated += 1
+    except NotFoundAppError:
+        await subscriptions.remove(services, record)
+    except GraphError as exc:
+        if exc.permission:
+            report.needs_consent += 1
+        else:
+            report.failed += 1

@@ -1,0 +1,34 @@
+"""Microsoft Graph (calendar subset) + Entra ID token endpoint emulator.
+
+A stateful, in-memory stand-in for the part of Graph v1.0 that Bookker Sync uses,
+faithful enough that the real ``msgraph-sdk`` and ``azure-identity`` talk to it
+unchanged. Start it with ``python -m emulators.graph``; see DESIGN.md §6.
+
+Module map (one concern per file):
+
+- ``server``      aiohttp application, HTTPS listener, background pump
+- ``tls``         the emulator's CA (trustme) and server certificate
+- ``clock``       the virtual clock of the world (tokens use real time)
+- ``errors``      Graph- and AAD-shaped error bodies
+- ``auth``        token endpoint, OIDC discovery, bearer-token validation
+- ``directory``   tenants, app registrations, user and room mailboxes
+- ``model``       the stored event copy, ids, iCalUIds, change keys
+- ``event_input`` validation of Graph event JSON written by clients
+- ``timezones``   IANA and Windows time zone names, dateTimeTimeZone values
+- ``recurrence``  patternedRecurrence expansion (dateutil.rrule)
+- ``calendar``    one mailbox's calendar: lookups, occurrences, views
+- ``changelog``   the per-mailbox ordered change log (delta, and later webhooks)
+- ``world``       meeting semantics: copies, propagation, responses, cancels
+- ``attendant``   the room mailbox booking attendant (pure decisions)
+- ``serialize``   Graph JSON for events, rooms, users
+- ``odata``       $select/$filter/$orderby/$expand/$top and Prefer parsing
+- ``delta``       calendarView delta tokens, paging and eviction
+- ``throttling``  per-mailbox concurrency and budget, injected 429/503
+- ``faults``      the fault configuration of PUT /_emulator/faults
+- ``stats``       request counters by method, route template, mailbox, status
+- ``router``      Graph URL normalisation and route templates
+- ``graph_api``   handlers of the Graph routes
+- ``dispatch``    one Graph request through auth, throttling, faults, stats
+- ``batch``       JSON $batch
+- ``control``     the /_emulator control API
+"""

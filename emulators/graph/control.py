@@ -1,0 +1,185 @@
+"""The unauthenticated JSON control API under ``/_emulator`` (DESIGN.md §6).
+
+Tests and the demo drive the world through it; everything a user would do in Outlook
+goes through the ordinary Graph API. Errors are ``{"error": {"code", "message"}}``.
+``notifications/flush`` and ``subscriptions/{id}/lifecycle`` belong to change
+notifications (issue 3) and answer 501 until then.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from .directory import RoomPolicy
+from .faults import Faults
+from .state import Emulator
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def _json(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    return json.loads(raw)
+
+
+class ControlApi:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/_emulator/reset", self.reset),
+            web.get("/_emulator/tenants", self.list_tenants),
+            web.post("/_emulator/tenants", self.add_tenant),
+            web.get("/_emulator/mailboxes", self.list_mailboxes),
+            web.post("/_emulator/mailboxes", self.add_mailbox),
+            web.get("/_emulator/clock", self.get_clock),
+            web.post("/_emulator/clock", self.set_clock),
+            web.get("/_emulator/faults", self.get_faults),
+            web.put("/_emulator/faults", self.put_faults),
+            web.post("/_emulator/notifications/flush", self.not_yet),
+            web.post("/_emulator/subscriptions/{id}/lifecycle", self.not_yet),
+            web.post("/_emulator/delta/evict", self.evict),
+            web.get("/_emulator/stats", self.get_stats),
+            web.delete("/_emulator/stats", self.clear_stats),
+        ]
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.emu.reset()
+        return web.json_response({"status": "reset", "now": self.emu.clock.now().isoformat()})
+
+    async def list_tenants(self, request: web.Request) -> web.Response:
+        tenants = [
+            {"tenantId": t.tenant_id, "clientIds": sorted(t.apps)}
+            for t in self.emu.world.directory.tenants.values()
+        ]
+        return web.json_response({"value": tenants})
+
+    async def add_tenant(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+        except ValueError:
+            return _error(400, "badRequest", "body must be JSON")
+        fields = ("tenantId", "clientId", "clientSecret")
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(f), str) and body.get(f) for f in fields
+        ):
+            return _error(400, "badRequest", "tenantId, clientId and clientSecret are required")
+        lifetime = body.get("tokenLifetimeSeconds")
+        if lifetime is not None and (
+            isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1
+        ):
+            return _error(400, "badRequest", "tokenLifetimeSeconds must be a positive integer")
+        tenant, created = self.emu.world.directory.add_tenant(
+            body["tenantId"], body["clientId"], body["clientSecret"], lifetime
+        )
+        return web.json_response(
+            {"tenantId": tenant.tenant_id, "clientIds": sorted(tenant.apps)},
+            status=201 if created else 200,
+        )
+
+    async def list_mailboxes(self, request: web.Request) -> web.Response:
+        tenant = request.query.get("tenantId")
+        return web.json_response(
+            {"value": [m.to_json() for m in self.emu.world.directory.mailboxes(tenant)]}
+        )
+
+    async def add_mailbox(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+        except ValueError:
+            return _error(400, "badRequest", "body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "badRequest", "body must be a JSON object")
+        tenant_id, address = body.get("tenantId"), body.get("address")
+        display, kind = body.get("displayName"), body.get("kind", "user")
+        if not isinstance(tenant_id, str) or not isinstance(address, str) or "@" not in address:
+            return _error(400, "badRequest", "tenantId and an email address are required")
+        if kind not in ("user", "room"):
+            return _error(400, "badRequest", "kind must be 'user' or 'room'")
+        if display is None:
+            display = address.split("@")[0]
+        if not isinstance(display, str):
+            return _error(400, "badRequest", "displayName must be a string")
+        capacity = body.get("capacity")
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)):
+            return _error(400, "badRequest", "capacity must be an integer")
+        if tenant_id not in self.emu.world.directory.tenants:
+            return _error(404, "notFound", f"unknown tenant {tenant_id}")
+        try:
+            policy = RoomPolicy.from_json(body.get("policy"))
+            mailbox, created = self.emu.world.directory.add_mailbox(
+                tenant_id, address, display, kind, policy, capacity
+            )
+        except ValueError as exc:
+            status = 409 if "belongs to" in str(exc) else 400
+            return _error(status, "conflict" if status == 409 else "badRequest", str(exc))
+        return web.json_response(mailbox.to_json(), status=201 if created else 200)
+
+    async def get_clock(self, request: web.Request) -> web.Response:
+        return web.json_response({"now": self.emu.clock.now().isoformat()})
+
+    async def set_clock(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+        except ValueError:
+            return _error(400, "badRequest", "body must be JSON")
+        if not isinstance(body, dict):
+            return _error(400, "badRequest", "body must be a JSON object")
+        if "advanceSeconds" in body:
+            secs = body["advanceSeconds"]
+            if isinstance(secs, bool) or not isinstance(secs, int | float):
+                return _error(400, "badRequest", "advanceSeconds must be a number")
+            self.emu.clock.advance(float(secs))
+        elif "set" in body:
+            try:
+                text = str(body["set"])
+                when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+            except ValueError:
+                return _error(400, "badRequest", "set must be an ISO 8601 date-time")
+            self.emu.clock.set(when)
+        else:
+            return _error(400, "badRequest", "give advanceSeconds or set")
+        self.emu.tick()
+        return web.json_response({"now": self.emu.clock.now().isoformat()})
+
+    async def get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self.emu.faults.to_json())
+
+    async def put_faults(self, request: web.Request) -> web.Response:
+        try:
+            faults = Faults.from_json(await _json(request))
+        except ValueError as exc:
+            return _error(400, "badRequest", str(exc))
+        self.emu.set_faults(faults)
+        return web.json_response(faults.to_json())
+
+    async def not_yet(self, request: web.Request) -> web.Response:
+        return _error(501, "notImplemented", "change notifications are not emulated yet (issue 3)")
+
+    async def evict(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+        except ValueError:
+            return _error(400, "badRequest", "body must be JSON")
+        mailbox = body.get("mailbox") if isinstance(body, dict) else None
+        if mailbox is not None:
+            mb = self.emu.world.directory.resolve(str(mailbox))
+            key = mb.key if mb is not None else str(mailbox).lower()
+            return web.json_response({"evicted": self.emu.deltas.evict(key)})
+        return web.json_response({"evicted": self.emu.deltas.evict(None)})
+
+    async def get_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.emu.stats.to_json())
+
+    async def clear_stats(self, request: web.Request) -> web.Response:
+        self.emu.stats.reset()
+        return web.json_response(self.emu.stats.to_json())

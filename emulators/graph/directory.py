@@ -1,0 +1,166 @@
+"""Tenants, app registrations and mailboxes (users and rooms)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+MailboxKind = Literal["user", "room"]
+
+
+@dataclass
+class App:
+    client_id: str
+    secret: str
+
+
+@dataclass
+class Tenant:
+    tenant_id: str
+    apps: dict[str, App] = field(default_factory=dict)
+    token_lifetime: int | None = None  # seconds; None → the server default
+
+
+@dataclass
+class RoomPolicy:
+    """The Exchange calendar-processing settings the attendant honours.
+
+    Defaults are Exchange Online's for room mailboxes (Set-CalendarProcessing):
+    AutomateProcessing AutoAccept, AllowConflicts False, BookingWindowInDays 180,
+    DeleteSubject True with AddOrganizerToSubject True, DeleteComments True,
+    EnforceSchedulingHorizon True, MaximumConflictInstances 0,
+    ConflictPercentageAllowed 0.
+    """
+
+    allow_conflicts: bool = False
+    booking_window_days: int = 180
+    delete_subject: bool = True
+    delete_comments: bool = True
+    enforce_scheduling_horizon: bool = True
+    maximum_conflict_instances: int = 0
+    conflict_percentage_allowed: int = 0
+    auto_accept: bool = True
+
+    FIELDS = {
+        "allowConflicts": "allow_conflicts",
+        "bookingWindowInDays": "booking_window_days",
+        "deleteSubject": "delete_subject",
+        "deleteComments": "delete_comments",
+        "enforceSchedulingHorizon": "enforce_scheduling_horizon",
+        "maximumConflictInstances": "maximum_conflict_instances",
+        "conflictPercentageAllowed": "conflict_percentage_allowed",
+        "autoAccept": "auto_accept",
+    }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> RoomPolicy:
+        policy = cls()
+        for key, value in (raw or {}).items():
+            attr = cls.FIELDS.get(key)
+            if attr is None:
+                raise ValueError(f"unknown policy field {key!r}")
+            current = getattr(policy, attr)
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"policy.{key} must be a boolean")
+            elif isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"policy.{key} must be an integer")
+            setattr(policy, attr, value)
+        return policy
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: getattr(self, attr) for key, attr in self.FIELDS.items()}
+
+
+@dataclass
+class Mailbox:
+    id: str
+    tenant_id: str
+    address: str
+    display_name: str
+    kind: MailboxKind
+    policy: RoomPolicy
+    capacity: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The canonical mailbox key used throughout the world (lower-case address)."""
+        return self.address.lower()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "tenantId": self.tenant_id,
+            "address": self.address,
+            "displayName": self.display_name,
+            "kind": self.kind,
+        }
+        if self.kind == "room":
+            out["policy"] = self.policy.to_json()
+            out["capacity"] = self.capacity
+        return out
+
+
+class Directory:
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self._by_key: dict[str, Mailbox] = {}
+        self._by_id: dict[str, Mailbox] = {}
+
+    def add_tenant(
+        self, tenant_id: str, client_id: str, secret: str, token_lifetime: int | None = None
+    ) -> tuple[Tenant, bool]:
+        tenant = self.tenants.get(tenant_id)
+        created = tenant is None
+        if tenant is None:
+            tenant = Tenant(tenant_id)
+            self.tenants[tenant_id] = tenant
+        tenant.apps[client_id] = App(client_id, secret)
+        if token_lifetime is not None:
+            tenant.token_lifetime = token_lifetime
+        return tenant, created
+
+    def add_mailbox(
+        self,
+        tenant_id: str,
+        address: str,
+        display_name: str,
+        kind: MailboxKind,
+        policy: RoomPolicy,
+        capacity: int | None = None,
+    ) -> tuple[Mailbox, bool]:
+        existing = self._by_key.get(address.lower())
+        if existing is not None:
+            if existing.tenant_id != tenant_id:
+                raise ValueError(f"{address} already belongs to tenant {existing.tenant_id}")
+            existing.display_name = display_name
+            existing.kind = kind
+            existing.policy = policy
+            existing.capacity = capacity
+            return existing, False
+        mailbox = Mailbox(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant_id,
+            address=address,
+            display_name=display_name,
+            kind=kind,
+            policy=policy,
+            capacity=capacity,
+        )
+        self._by_key[mailbox.key] = mailbox
+        self._by_id[mailbox.id] = mailbox
+        return mailbox, True
+
+    def resolve(self, user: str) -> Mailbox | None:
+        """A mailbox by object id or by address/UPN (case-insensitive)."""
+        return self._by_id.get(user.lower()) or self._by_key.get(user.lower())
+
+    def by_key(self, key: str) -> Mailbox | None:
+        return self._by_key.get(key.lower())
+
+    def mailboxes(self, tenant_id: str | None = None) -> list[Mailbox]:
+        return [m for m in self._by_key.values() if tenant_id is None or m.tenant_id == tenant_id]
+
+    def rooms(self, tenant_id: str) -> list[Mailbox]:
+        return [m for m in self.mailboxes(tenant_id) if m.kind == "room"]
