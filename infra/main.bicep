@@ -175,6 +175,8 @@ var appTables = [
   'bookings'
   'ledger'
   'mailboxes'
+  'subscriptions'
+  'subscriptionids'
 ]
 
 var loginEndpoint = environment().authentication.loginEndpoint
