@@ -8,6 +8,7 @@ settings, so the same code reaches the emulator.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 from urllib.parse import urlparse
 
@@ -73,7 +74,10 @@ def build_graph_client(settings: GraphSettings, graph_tenant_id: str) -> GraphSe
     options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
     http = GraphClientFactory.create_with_default_middleware(
         client=httpx.AsyncClient(
-            verify=settings.ca_bundle or True, timeout=httpx.Timeout(30.0, connect=10.0)
+            verify=ssl.create_default_context(cafile=settings.ca_bundle)
+            if settings.ca_bundle
+            else True,
+            timeout=httpx.Timeout(30.0, connect=10.0),
         ),
         options=options,
     )
