@@ -298,6 +298,6 @@ def reconcile_organizer_view(
         return [CancelBooking(stored.id, "The room was removed from the meeting in Outlook")]
     if room.response is Response.DECLINED:
         return [MarkDeclined(stored.id, "The room declined the booking (it is not available).")]
-    if room.response is Response.ACCEPTED:
+    if room.response is Response.ACCEPTED and not stored.outlook.resource_event_id:
         return [LocateRoomCopy(stored.id)]
     return [Ignore(f"the room's answer is {room.response.value}")]

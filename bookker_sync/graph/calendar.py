@@ -45,6 +45,10 @@ class CalendarApi:
         self._t = transport
         self._users = transport.client.users
 
+    @property
+    def transport(self) -> GraphTransport:
+        return self._t
+
     # -- events --------------------------------------------------------------------
     async def create_event(self, mailbox: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST an event. A retried POST with the same transactionId returns the same event."""

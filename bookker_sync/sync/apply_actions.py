@@ -4,6 +4,7 @@ a re-run of the same delta page leaves the same final state."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from bookker_sync.domain.models import BookingStatus, Violation
 from bookker_sync.domain.reconcile import (
@@ -23,6 +24,7 @@ from bookker_sync.domain.reconcile import (
     reconcile_organizer_view,
 )
 from bookker_sync.domain.remote import RemoteEvent
+from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar import CalendarApi
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
 from bookker_sync.storage.errors import ConflictError
@@ -42,6 +44,7 @@ class ActionRunner:
         self.calendar = calendar
         self.index = index
         self.applied: list[Action] = []
+        self._room_writes: list[AddExtension | DeclineRoomEvent] = []
 
     async def run(self, actions: list[Action]) -> None:
         for action in actions:
@@ -56,11 +59,9 @@ class ActionRunner:
                 await self._record_copy(bid, remote)
             case AcceptOutlookBooking():
                 await self._accept(action)
-            case AddExtension(booking_id=bid, room_event_id=eid):
-                await self._add_extension(bid, eid)
-            case DeclineRoomEvent(room_event_id=eid, reason=reason):
-                await self.calendar.decline_event(self.index.room, eid, reason)
-                log.info("room %s declined %s: %s", self.index.room, eid, reason)
+            case AddExtension() | DeclineRoomEvent():
+                # Graph writes on the room wait for the end of the page: one $batch.
+                self._room_writes.append(action)
             case MarkDeclined(booking_id=bid, reason=reason):
                 await self._set_status(bid, BookingStatus.DECLINED, reason)
             case UpdateBooking():
@@ -175,13 +176,67 @@ class ActionRunner:
         return record
 
     # -- Graph actions -----------------------------------------------------------------
-    async def _add_extension(self, booking_id: str, room_event_id: str) -> None:
+    async def flush(self) -> None:
+        """Send the page's room writes: $batch of up to 20, chained with dependsOn so
+        they reach the mailbox one at a time (Outlook allows 4 concurrent requests).
+        Anything the batch could not do is done one by one (with retries)."""
+        writes, self._room_writes = self._room_writes, []
+        items: list[tuple[AddExtension | DeclineRoomEvent, BatchItem]] = []
+        for write in writes:
+            item = self._batch_item(write, str(len(items)))
+            if item is not None:
+                items.append((write, item))
+        for start in range(0, len(items), MAX_BATCH):
+            chunk = items[start : start + MAX_BATCH]
+            chained = [
+                BatchItem(i.id, i.method, i.url, i.body, (chunk[n - 1][1].id,) if n else ())
+                for n, (_, i) in enumerate(chunk)
+            ]
+            results = await send_batch(self.calendar.transport, self.index.room, chained)
+            for (write, _), result in zip(chunk, results, strict=True):
+                await self._settle(write, result)
+
+    def _batch_item(self, write: AddExtension | DeclineRoomEvent, item_id: str) -> BatchItem | None:
+        base = f"/users/{self.index.room}/events/{_segment(write.room_event_id)}"
+        if isinstance(write, DeclineRoomEvent):
+            body = {"comment": write.reason, "sendResponse": True}
+            return BatchItem(item_id, "POST", f"{base}/decline", body)
+        record = self.index.records.get(write.booking_id)
+        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
+            return None  # e.g. the acceptance turned into a decline (slot taken)
+        b = record.booking
+        return BatchItem(
+            item_id, "POST", f"{base}/extensions", extension_body(b.id, b.tenant_id, b.space_id)
+        )
+
+    async def _settle(self, write: AddExtension | DeclineRoomEvent, result: BatchResult) -> None:
+        done = (
+            result.ok
+            or result.status == 404
+            or (isinstance(write, AddExtension) and result.status == 409)
+        )
+        if not done:  # 424 after an earlier failure, 429, 5xx: do it alone, with retries
+            if isinstance(write, DeclineRoomEvent):
+                await self.calendar.decline_event(
+                    self.index.room, write.room_event_id, write.reason
+                )
+            else:
+                await self._add_extension_now(write.booking_id, write.room_event_id)
+                return
+        if isinstance(write, DeclineRoomEvent):
+            log.info("room %s declined %s: %s", self.index.room, write.room_event_id, write.reason)
+        else:
+            await self._extension_added(write.booking_id)
+
+    async def _add_extension_now(self, booking_id: str, room_event_id: str) -> None:
         record = self.index.records.get(booking_id)
         if record is None or record.booking.status is not BookingStatus.CONFIRMED:
             return
         body = extension_body(booking_id, record.booking.tenant_id, record.booking.space_id)
         await self.calendar.add_extension(self.index.room, room_event_id, body)
+        await self._extension_added(booking_id)
 
+    async def _extension_added(self, booking_id: str) -> None:
         def change(rec: BookingRecord) -> bool:
             if rec.booking.outlook.resource_extension:
                 return False
@@ -229,3 +284,8 @@ class ActionRunner:
         await self.calendar.update_event(ref.organizer_mailbox, organizer.id, patch)
         log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
                  action.restore_end, action.reason)  # fmt: skip
+
+
+def _segment(value: str) -> str:
+    """An id as one URL path segment (ids may hold '/', '+', '=')."""
+    return quote(value, safe="")

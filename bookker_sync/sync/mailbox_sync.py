@@ -115,6 +115,7 @@ async def _run_once(
     if seen is not None:  # a complete listing: what it lacks is gone
         await _vanished(index, runner, seen, start)
     await _pending_room_answers(services, index, runner, now)
+    await runner.flush()
     for action in runner.applied:
         name = type(action).__name__
         result.actions[name] = result.actions.get(name, 0) + 1
@@ -150,6 +151,7 @@ async def _pull(
             stored = index.find(remote)
             context = await _context(services, index, remote)
             await runner.run(reconcile(stored.booking if stored else None, remote, context))
+        await runner.flush()  # the page's room writes, before its link is saved
         saved = page.next_link or page.delta_link
 
         def keep(s: MailboxState, saved: str | None = saved) -> bool:
