@@ -147,6 +147,7 @@ class RoomContext:
 
 
 CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
+CANCELLED_IN_BOOKKER = "Cancelled in Bookker"
 _DECLINED_BY = "Declined by Bookker: "
 _INVALID_TIMES = "The event has no valid start and end."
 
@@ -199,6 +200,10 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
 
 
 def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
+    if stored.status is BookingStatus.CANCELLED and remote.response is Response.ACCEPTED:
+        # Bookker cancelled it (API delete or a release) but the room still holds it:
+        # the outbound write was lost. Bookker is the authority: the room declines.
+        return [DeclineRoomEvent(remote.id, stored.status_reason or CANCELLED_IN_BOOKKER)]
     if stored.status is not BookingStatus.CONFIRMED:
         return [Ignore(f"booking already {stored.status.value}")]
     if remote.response is Response.DECLINED:

@@ -596,17 +596,34 @@ def test_colliding_events_first_come_first_served() -> None:
 # -- known events ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [BookingStatus.CANCELLED, BookingStatus.DECLINED])
 @pytest.mark.parametrize(
     "remote",
     [make_event(change_key="ck-2"), make_event(change_key="ck-2", start=at(12), end=at(13))],
     ids=["same-times", "moved"],
 )
-def test_a_booking_no_longer_confirmed_is_left_alone(
-    status: BookingStatus, remote: RemoteEvent
-) -> None:
-    stored = make_booking(status=status)
-    assert reconcile(stored, remote, make_ctx()) == [Ignore(f"booking already {status.value}")]
+def test_a_declined_booking_is_left_alone(remote: RemoteEvent) -> None:
+    stored = make_booking(status=BookingStatus.DECLINED)
+    assert reconcile(stored, remote, make_ctx()) == [Ignore("booking already declined")]
+
+
+@pytest.mark.parametrize("reason", [None, "Released: nobody checked in"])
+def test_a_cancelled_booking_still_held_by_the_room_is_declined(reason: str | None) -> None:
+    """The outbound write was lost (e.g. a crash): the room copy goes, with the reason."""
+    stored = make_booking(status=BookingStatus.CANCELLED).model_copy(
+        update={"status_reason": reason}
+    )
+    remote = make_event(change_key="ck-2")
+    expected = reason or "Cancelled in Bookker"
+    assert reconcile(stored, remote, make_ctx()) == [DeclineRoomEvent(remote.id, expected)]
+
+
+@pytest.mark.parametrize(
+    "response", [Response.NONE, Response.TENTATIVE, Response.DECLINED, Response.NOT_RESPONDED]
+)
+def test_a_cancelled_booking_with_an_unaccepted_copy_is_left_alone(response: Response) -> None:
+    stored = make_booking(status=BookingStatus.CANCELLED)
+    remote = make_event(change_key="ck-2", response=response)
+    assert reconcile(stored, remote, make_ctx()) == [Ignore("booking already cancelled")]
 
 
 @pytest.mark.parametrize("source", list(BookingSource))
