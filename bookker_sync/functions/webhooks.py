@@ -35,7 +35,9 @@ def _items(req: func.HttpRequest) -> list[object] | func.HttpResponse:
         return error_response(413, "PayloadTooLarge", "notification batch too large")
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError covers bad UTF-8, bad JSON and integers past the digit limit;
+    # RecursionError is deep nesting ([[[...]]]): all malformed input, never a 5xx.
+    except (ValueError, RecursionError):
         return error_response(400, "BadRequest", 'body must be JSON: {"value": [...]}')
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         return error_response(400, "BadRequest", "body must be an object with a 'value' array")

@@ -6,6 +6,7 @@ import asyncio
 
 from bookker_sync.graph.calendar import CalendarApi
 from bookker_sync.graph.client import build_graph_client
+from bookker_sync.graph.places import PlacesApi
 from bookker_sync.graph.subscriptions import SubscriptionsApi
 from bookker_sync.graph.transport import GraphStats, GraphTransport
 from bookker_sync.settings import GraphSettings
@@ -34,6 +35,9 @@ class GraphGateway:
 
     def subscriptions(self, graph_tenant_id: str) -> SubscriptionsApi:
         return SubscriptionsApi(self.transport(graph_tenant_id))
+
+    def places(self, graph_tenant_id: str) -> PlacesApi:
+        return PlacesApi(self.transport(graph_tenant_id))
 
     def stats(self) -> GraphStats:
         total = GraphStats()

@@ -20,6 +20,7 @@ LEDGER_TABLE = "ledger"
 MAILBOXES_TABLE = "mailboxes"
 SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
+DECLINES_TABLE = "declines"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -30,6 +31,7 @@ APP_TABLES = (
     MAILBOXES_TABLE,
     SUBSCRIPTIONS_TABLE,
     SUBSCRIPTION_IDS_TABLE,
+    DECLINES_TABLE,
 )
 TENANT_PARTITION = "tenant"
 
@@ -107,6 +109,19 @@ class SubscriptionIndex(BaseModel):
     client_state: str = Field(repr=False)
 
 
+class DeclineRecord(BaseModel):
+    """A room declining an Outlook event, with the reason the organizer was given
+    (append-only; the last few per room are kept for the status page)."""
+
+    tenant_id: str
+    space_id: str
+    mailbox: str
+    room_event_id: str
+    reason: str
+    rules: list[str] = Field(default_factory=list)
+    at: datetime
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -119,6 +134,7 @@ def _booking_projection(record: BookingRecord) -> dict[str, Any]:
         "ICalUId": b.outlook.i_cal_uid or "",
         "ResourceEventId": b.outlook.resource_event_id or "",
         "SeriesId": b.series_id or "",
+        "UpdatedAt": b.updated_at,
     }
 
 
@@ -150,6 +166,7 @@ class Repositories:
             },
         )
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
+        self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
 
     async def ping(self) -> None:
         """Raise if the table service can't be reached."""

@@ -28,10 +28,17 @@ async def health_report(services: Services) -> dict[str, Any]:
     degraded = any(poison.values()) or any(
         t["subscriptions"]["failing"] or t["subscriptions"]["needsConsent"] for t in tenants
     )
+    graph = services.graph.stats()
     return {
         "status": "degraded" if degraded else "ok",
         "time": services.clock.now().isoformat(),
         "storage": {"reachable": True},
+        # This instance's Graph traffic since start (HTTP requests, not $batch items).
+        "graph": {
+            "requests": graph.requests,
+            "throttled": graph.throttled,
+            "retries": graph.retries,
+        },
         "poisonQueues": poison,
         "tenants": tenants,
     }

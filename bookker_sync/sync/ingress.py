@@ -75,7 +75,9 @@ async def _authentic(
     if index is None:
         _reject(result, "unknown subscription", item)
         return None
-    given = state.encode() if isinstance(state, str) else b""
+    # surrogatepass: a lone surrogate (legal as a JSON \ud800 escape) can't be UTF-8
+    # encoded; its bytes then just never match a real clientState (no crash, no 503).
+    given = state.encode("utf-8", "surrogatepass") if isinstance(state, str) else b""
     if not hmac.compare_digest(given, index.client_state.encode()):
         _reject(result, "clientState mismatch", item)
         return None

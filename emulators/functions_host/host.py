@@ -91,7 +91,10 @@ class FunctionsHost:
         if not connection:
             raise ValueError(f"{spec.name}: app setting {setting} (queue connection) is not set")
         queue = resolve_app_setting_refs(str(spec.trigger["queueName"]), os.environ)
-        lock = int(self.config.function_timeout.total_seconds()) + 30
+        # The real host hides a dequeued message for 10 minutes and renews that while
+        # the function runs; FUNCTIONS_HOST_QUEUE_LEASE_SECONDS shortens it (chaos tests
+        # kill the host and want orphaned messages back soon).
+        lock = int(os.environ.get("FUNCTIONS_HOST_QUEUE_LEASE_SECONDS", "600"))
         return QueueListener(spec, connection, queue, self.config.queues, self.invoker, lock)
 
     def _timer_runner(self, spec: FunctionSpec) -> TimerRunner:

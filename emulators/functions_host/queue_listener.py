@@ -101,16 +101,35 @@ class QueueListener:
             )
             await self._fail(message, count)
             return
-        outcome = await self._invoker.invoke(
-            self.spec,
-            _function_message(message, body, count),
-            retry_count=count - 1,
-            max_retry=self._options.max_dequeue_count - 1,
-        )
+        keeper = asyncio.create_task(self._keep_invisible(message))
+        try:
+            outcome = await self._invoker.invoke(
+                self.spec,
+                _function_message(message, body, count),
+                retry_count=count - 1,
+                max_retry=self._options.max_dequeue_count - 1,
+            )
+        finally:
+            keeper.cancel()
         if outcome.ok:
             await self._delete(message)
         else:
             await self._fail(message, count)
+
+    async def _keep_invisible(self, message: StorageMessage) -> None:
+        """Like the real host, extend the message's invisibility while the function
+        runs, so a short lease only matters when the host dies (then the message
+        reappears after one lease, not after the whole function timeout)."""
+        while True:
+            await asyncio.sleep(max(self._lock_seconds / 2, 0.5))
+            try:
+                updated = await self._queue.update_message(
+                    message, pop_receipt=message.pop_receipt, visibility_timeout=self._lock_seconds
+                )
+            except Exception:  # lost the message: settling will find out
+                return
+            message.pop_receipt = updated.pop_receipt
+            message.next_visible_on = updated.next_visible_on
 
     def _decode(self, content: str | bytes) -> bytes:
         raw = content.encode() if isinstance(content, str) else content

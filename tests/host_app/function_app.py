@@ -71,3 +71,11 @@ async def inbox(msg: func.QueueMessage, context: func.Context) -> None:
 @app.timer_trigger(schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def ticker(timer: func.TimerRequest) -> None:
     record("ticker", past_due=timer.past_due, input=getattr(timer, "input", {}))
+
+
+@app.queue_trigger(arg_name="msg", queue_name="slow-queue", connection="AzureWebJobsStorage")
+async def slow(msg: func.QueueMessage) -> None:
+    import asyncio
+
+    record("slow", dequeue_count=msg.dequeue_count)
+    await asyncio.sleep(3)  # three times the test host's 1 s message lease

@@ -28,6 +28,7 @@ def sample_host(azurite, tmp_path_factory):
         "TICK_SCHEDULE": "*/2 * * * * *",
         "FUNCTIONS_HOST_FUNCTION_KEY": "fkey",
         "FUNCTIONS_HOST_MASTER_KEY": "mkey",
+        "FUNCTIONS_HOST_QUEUE_LEASE_SECONDS": "1",
     }
     log = Path(tmp_path_factory.mktemp("host")) / "host.log"
     host = start_functions_host(log, env, app_dir=HOST_APP)
@@ -169,3 +170,18 @@ def test_graceful_stop_on_sigterm(azurite, tmp_path):
     host.child.stop(timeout=15)
     assert host.child.proc.returncode == 0
     assert "Host stopped" in host.child.log_path.read_text()
+
+
+def test_message_stays_hidden_while_a_long_function_runs(sample_host, azurite):
+    q = QueueClient.from_connection_string(
+        azurite.connection_string, "slow-queue", message_encode_policy=TextBase64EncodePolicy()
+    )
+    try:
+        q.create_queue()
+    except Exception:
+        pass
+    q.send_message("{}")
+    wait_for(lambda: records(azurite, "slow"))
+    time.sleep(4.5)  # the run outlives its 1 s lease several times over
+    assert [r["dequeue_count"] for r in records(azurite, "slow")] == [1]
+    assert q.get_queue_properties().approximate_message_count == 0
