@@ -1,38 +1,14 @@
-"""The local stack for benchmarks: Azurite + Graph emulator + the real app in the local
-Functions host, on free 127.0.0.1 ports, stopped at the end."""
+"""Helpers shared by the benchmarks (the stack itself comes from tests/support)."""
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from emulators.processes import free_port, start_azurite, start_functions_host
-from tests.support.functions_host import Stack, app_env
-from tests.support.graph_emulator import start_graph_emulator
+from tests.support.functions_host import running_stack
 
-
-@contextlib.contextmanager
-def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    workdir = Path(tempfile.mkdtemp(prefix="bookker-bench-"))
-    azurite = start_azurite(workdir / "azurite")
-    emulator = start_graph_emulator(workdir / "emulator")
-    port = free_port()
-    host = None
-    try:
-        env = {**app_env(azurite, emulator, port), **(extra_env or {})}
-        host = start_functions_host(workdir / "host.log", env, port=port)
-        stack = Stack(azurite, emulator, host)
-        yield stack
-        stack.http.close()
-    finally:
-        if host is not None:
-            host.child.stop()
-        emulator.stop()
-        azurite.child.stop()
+__all__ = ["diff", "requests_for_mailbox", "running_stack", "wait_until"]
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:

@@ -7,6 +7,9 @@ mailbox addresses, so one stack serves the whole session.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,10 +53,22 @@ class Stack:
     azurite: Azurite
     emulator: GraphEmulator
     host: FunctionsHostProcess
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: Path | None = None
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.host.base_url, timeout=60)
+
+    def kill_host(self) -> None:
+        """Hard-kill the Functions host (no graceful shutdown), as a crash would."""
+        self.host.child.kill()
+
+    def restart_host(self) -> None:
+        assert self.workdir is not None, "only private stacks restart their host"
+        self.host = start_functions_host(
+            self.workdir / "host-restarted.log", self.env, port=self.host.port
+        )
 
     @property
     def webhook_url(self) -> str:
@@ -146,12 +161,40 @@ def stack(
     port = free_port()
     log = Path(tmp_path_factory.mktemp("app-host")) / "host.log"
     host = start_functions_host(log, app_env(azurite, graph_emulator, port), port=port)
-    s = Stack(azurite, graph_emulator, host)
+    s = Stack(azurite, graph_emulator, host, env=app_env(azurite, graph_emulator, port))
     try:
         yield s
     finally:
         s.http.close()
         host.child.stop()
+
+
+@contextlib.contextmanager
+def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A private stack (own Azurite, emulator and host) for chaos tests and benches."""
+    from emulators.processes import free_port, start_azurite
+    from tests.support.graph_emulator import start_graph_emulator
+
+    workdir = Path(tempfile.mkdtemp(prefix="bookker-stack-"))
+    azurite = start_azurite(workdir / "azurite")
+    emulator = start_graph_emulator(workdir / "emulator")
+    port = free_port()
+    env = {**app_env(azurite, emulator, port), **(extra_env or {})}
+    host = None
+    try:
+        host = start_functions_host(workdir / "host.log", env, port=port)
+        stack = Stack(azurite, emulator, host, env=env, workdir=workdir)
+        try:
+            yield stack
+        finally:
+            stack.http.close()
+            stack.host.child.stop()
+    finally:
+        if host is not None:
+            host.child.stop()
+        emulator.stop()
+        azurite.child.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:

@@ -117,6 +117,37 @@ class GraphEmulator:
     def clear_stats(self) -> Any:
         return self.control("DELETE", "stats")
 
+    def flush_notifications(self) -> Any:
+        """Deliver due notifications and wait for the answers. Blocking: from a test whose
+        webhook receiver runs in the same event loop, use ``aflush_notifications``."""
+        return self.control("POST", "notifications/flush")
+
+    def lifecycle(self, subscription_id: str, event: str) -> Any:
+        return self.control(
+            "POST", f"subscriptions/{subscription_id}/lifecycle", {"lifecycleEvent": event}
+        )
+
+    # -- control API without blocking the caller's event loop -------------------------
+    async def acontrol(self, method: str, path: str, json: Any = None) -> Any:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, verify=self.ssl_context(), timeout=60
+        ) as http:
+            resp = await http.request(method, f"/_emulator/{path.lstrip('/')}", json=json)
+        resp.raise_for_status()
+        return resp.json()
+
+    async def aflush_notifications(self) -> Any:
+        return await self.acontrol("POST", "notifications/flush")
+
+    async def alifecycle(self, subscription_id: str, event: str) -> Any:
+        return await self.acontrol(
+            "POST", f"subscriptions/{subscription_id}/lifecycle", {"lifecycleEvent": event}
+        )
+
+    async def aclock_advance(self, seconds: float) -> datetime:
+        body = await self.acontrol("POST", "clock", {"advanceSeconds": seconds})
+        return datetime.fromisoformat(body["now"])
+
     # -- process -------------------------------------------------------------------
     def alive(self) -> bool:
         return self.process.poll() is None
