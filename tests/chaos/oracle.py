@@ -15,8 +15,8 @@ import asyncio
 import base64
 import json
 from collections import Counter
-from itertools import pairwise
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from azure.storage.queue import QueueClient
