@@ -17,7 +17,7 @@ Module map (one concern per file):
 - ``timezones``   IANA and Windows time zone names, dateTimeTimeZone values
 - ``recurrence``  patternedRecurrence expansion (dateutil.rrule)
 - ``calendar``    one mailbox's calendar: lookups, occurrences, views
-- ``changelog``   the per-mailbox ordered change log (delta, and later webhooks)
+- ``changelog``   the per-mailbox ordered change log (delta, change notifications)
 - ``world``       meeting semantics: copies, propagation, responses, cancels
 - ``attendant``   the room mailbox booking attendant (pure decisions)
 - ``serialize``   Graph JSON for events, rooms, users
@@ -30,5 +30,9 @@ Module map (one concern per file):
 - ``graph_api``   handlers of the Graph routes
 - ``dispatch``    one Graph request through auth, throttling, faults, stats
 - ``batch``       JSON $batch
+- ``subscriptions`` change-notification subscriptions: rules, store, handshake
+- ``subscription_api`` handlers of /subscriptions (create, renew, delete, reauthorize)
+- ``notifications`` webhook delivery: batching, retries, endpoint states, faults,
+                  lifecycle notifications
 - ``control``     the /_emulator control API
 """

@@ -2,8 +2,15 @@
 
 Tests and the demo drive the world through it; everything a user would do in Outlook
 goes through the ordinary Graph API. Errors are ``{"error": {"code", "message"}}``.
-``notifications/flush`` and ``subscriptions/{id}/lifecycle`` belong to change
-notifications (issue 3) and answer 501 until then.
+
+- ``POST /_emulator/notifications/flush``: runs what is due on the virtual clock,
+  delivers every notification due now and waits for the receivers' answers (and for
+  deliveries the background pump had already started). Answers the counts of this
+  flush: ``sent``, ``failed``, ``retried``, ``dropped``, ``duplicated``, ``posts``, and
+  ``pending`` / ``nextDue`` (virtual) for what is queued for later.
+- ``POST /_emulator/subscriptions/{id}/lifecycle {lifecycleEvent}``: queues a lifecycle
+  notification (any string; ``subscriptionRemoved`` also deletes the subscription) for
+  the lifecycleNotificationUrl, else the notificationUrl; delivered like the others.
 """
 
 from __future__ import annotations
@@ -45,8 +52,8 @@ class ControlApi:
             web.post("/_emulator/clock", self.set_clock),
             web.get("/_emulator/faults", self.get_faults),
             web.put("/_emulator/faults", self.put_faults),
-            web.post("/_emulator/notifications/flush", self.not_yet),
-            web.post("/_emulator/subscriptions/{id}/lifecycle", self.not_yet),
+            web.post("/_emulator/notifications/flush", self.flush),
+            web.post("/_emulator/subscriptions/{id}/lifecycle", self.lifecycle),
             web.post("/_emulator/delta/evict", self.evict),
             web.get("/_emulator/stats", self.get_stats),
             web.delete("/_emulator/stats", self.clear_stats),
@@ -162,8 +169,31 @@ class ControlApi:
         self.emu.set_faults(faults)
         return web.json_response(faults.to_json())
 
-    async def not_yet(self, request: web.Request) -> web.Response:
-        return _error(501, "notImplemented", "change notifications are not emulated yet (issue 3)")
+    async def flush(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.emu.notifier.flush(self.emu.tick))
+
+    async def lifecycle(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+        except ValueError:
+            return _error(400, "badRequest", "body must be JSON")
+        event = body.get("lifecycleEvent") if isinstance(body, dict) else None
+        if not isinstance(event, str) or not event:
+            return _error(400, "badRequest", "lifecycleEvent (a string) is required")
+        notifier = self.emu.notifier
+        notifier.store.expire(self.emu.clock.now())
+        sub = notifier.store.get(request.match_info["id"])
+        if sub is None:
+            return _error(404, "notFound", f"no subscription {request.match_info['id']}")
+        url = notifier.lifecycle(sub, event)
+        removed = event == "subscriptionRemoved"
+        if removed:
+            notifier.store.delete(sub.id)
+        self.emu.tick()
+        return web.json_response(
+            {"subscriptionId": sub.id, "lifecycleEvent": event, "url": url, "removed": removed},
+            status=202,
+        )
 
     async def evict(self, request: web.Request) -> web.Response:
         try:

@@ -1,8 +1,8 @@
 """The fault configuration of ``PUT /_emulator/faults``.
 
 All DESIGN.md §6 fields are stored now. ``throttleRate`` and ``serverErrorRate``
-act on Graph requests (``throttling``); the notification fields are read by change
-notification delivery (issue 3). A few emulator knobs live here too, so that
+act on Graph requests (``throttling``); the notification fields on change
+notification delivery (``notifications``). A few emulator knobs live here too, so that
 ``reset`` restores them with the rest:
 
 - ``latencyMs``: extra service time of every Graph request (lets concurrency limits
@@ -11,7 +11,18 @@ notification delivery (issue 3). A few emulator knobs live here too, so that
   responses reach other mailboxes (default 0: delivered before the request returns);
 - ``mailboxConcurrency`` (4) and ``mailboxBudgetPer10Min`` (10,000): Outlook's
   per-app, per-mailbox limits (learn.microsoft.com/graph/throttling-limits#outlook-service-limits);
-- ``retryAfterSeconds``: the Retry-After of injected 429/503 answers.
+- ``retryAfterSeconds``: the Retry-After of injected 429/503 answers (0 allowed);
+- ``subscriptionWritesPer20Seconds`` (500) and ``subscriptionReauthorizationsPer20Seconds``
+  (1,000): the subscription service's per app, per tenant limits, counted in *real*
+  seconds (learn.microsoft.com/graph/throttling-limits#subscription-service-limits);
+- ``reauthorizationWarningMinutes`` (60; 0 turns it off): how long before expiry a
+  subscription with a ``lifecycleNotificationUrl`` starts getting automatic
+  ``reauthorizationRequired`` notifications (``notifications``).
+
+The notification fields act on change notifications only (``notifications``):
+``notificationDropRate`` / ``notificationDuplicateRate`` are per notification item,
+``notificationDelaySeconds`` is virtual time added before an item is due, ``reorder``
+shuffles the items of each due POST, ``silentMailboxes`` never produce notifications.
 
 Random draws come from ``random.Random`` seeded with ``seed`` and a stream name, so a
 run with the same seed and the same request order gets the same faults.
@@ -39,6 +50,9 @@ class Faults:
     mailboxConcurrency: int = 4
     mailboxBudgetPer10Min: int = 10_000
     retryAfterSeconds: int = 1
+    subscriptionWritesPer20Seconds: int = 500
+    subscriptionReauthorizationsPer20Seconds: int = 1000
+    reauthorizationWarningMinutes: int = 60
 
     @classmethod
     def from_json(cls, raw: Any) -> Faults:
@@ -101,6 +115,10 @@ def _check(name: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError("silentMailboxes must be a list of addresses")
         return [v.lower() for v in value]
+    if name in ("reauthorizationWarningMinutes", "retryAfterSeconds"):  # 0 is meaningful
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer")
+        return value
     if name in ("latencyMs", "propagationDelaySeconds"):
         number = _number(name, value)
         if number < 0:

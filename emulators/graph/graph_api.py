@@ -1,4 +1,5 @@
-"""Handlers of the Graph routes (events, calendar views, delta, extensions, rooms, users).
+"""Handlers of the Graph routes (events, calendar views, delta, extensions, rooms, users;
+``/subscriptions`` lives in ``subscription_api``).
 
 Collections page with ``$top`` (default 10) and ``@odata.nextLink`` carrying
 ``$skip`` (learn.microsoft.com/graph/paging); ``$filter``/``$orderby`` apply to the
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import delta, odata, recurrence, timezones
+from . import delta, odata, recurrence, subscription_api, timezones
 from .dispatch import Context, GraphResponse, Handler
 from .errors import GraphError, bad_request
 from .model import EventCopy
@@ -364,6 +365,9 @@ def handlers(batch: Handler) -> dict[str, Handler]:
         "action": action,
         "extensions": extensions,
         "extension": extension,
+        "subscriptions": subscription_api.subscriptions,
+        "subscription": subscription_api.subscription,
+        "reauthorize": subscription_api.reauthorize,
         "batch": batch,
     }
     return table

@@ -58,6 +58,9 @@ def _routes() -> list[Route]:
         add("GET", f"{prefix}/calendarView", "calendar_view")
         add("GET", f"{prefix}/calendarView/delta", "delta")
     add("GET", "/places/microsoft.graph.room", "rooms")
+    add("GET,POST", "/subscriptions", "subscriptions")
+    add("GET,PATCH,DELETE", "/subscriptions/{subscriptionId}", "subscription")
+    add("POST", "/subscriptions/{subscriptionId}/reauthorize", "reauthorize")
     add("POST", "/$batch", "batch")
     return out
 

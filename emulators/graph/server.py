@@ -17,7 +17,7 @@ from .dispatch import Context, GraphRequest, GraphResponse, dispatch
 from .state import Emulator
 
 log = logging.getLogger("emulators.graph")
-PUMP_INTERVAL = 0.05  # seconds between background deliveries of due messages
+PUMP_INTERVAL = 0.05  # seconds between background runs (meeting messages, notifications)
 EMULATOR_KEY = web.AppKey("emulator", Emulator)
 
 
@@ -82,3 +82,4 @@ async def _pump_loop(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await emu.notifier.close()

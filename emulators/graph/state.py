@@ -8,6 +8,7 @@ from .auth import TokenIssuer
 from .clock import VirtualClock
 from .delta import DeltaStore
 from .faults import Faults
+from .notifications import Notifier
 from .stats import Stats
 from .throttling import Throttler
 from .world import World
@@ -22,8 +23,9 @@ class Emulator:
         self.stats = Stats()
         self.deltas = DeltaStore()
         self.faults = Faults()
-        # Periodic work besides meeting deliveries (issue 3: notification delivery).
-        self.tickers: list[Callable[[], None]] = []
+        self.notifier = Notifier(self.world, self.clock, self.stats)
+        # Periodic work besides meeting deliveries: notification delivery, expiry.
+        self.tickers: list[Callable[[], None]] = [self.notifier.tick]
 
     def tick(self) -> None:
         """Run everything that is due on the virtual clock (called every few ms)."""
@@ -35,10 +37,12 @@ class Emulator:
         self.faults = faults
         self.throttler.configure(faults)
         self.world.propagation_delay = faults.propagationDelaySeconds
+        self.notifier.configure(faults)
 
     def reset(self) -> None:
-        """Empty world, real time, no faults, no stats (tokens already issued stay valid
-        once their tenant is registered again)."""
+        """Empty world, real time, no faults, no stats, no subscriptions (tokens already
+        issued stay valid once their tenant is registered again)."""
+        self.notifier.reset()
         self.world.reset()
         self.clock.reset()
         self.deltas.reset()

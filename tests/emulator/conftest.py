@@ -1,9 +1,11 @@
-"""Emulator tests: async test functions, a fresh world per test, SDK helpers."""
+"""Emulator tests: a fresh world per test, SDK helpers.
+
+``async def`` tests run under pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml),
+each in its own event loop, like async fixtures (function loop scope).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,16 +19,6 @@ CLIENT_ID = "bookker-sync-test"
 SECRET = "s3cret-value"
 OTHER_CLIENT = "other-app"
 OTHER_SECRET = "other-secret"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run ``async def`` tests in a fresh event loop (no pytest-asyncio needed)."""
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        asyncio.run(pyfuncitem.obj(**args))
-        return True
-    return None
 
 
 @dataclass

@@ -83,11 +83,40 @@ def test_tenants_mailboxes_and_reset(world: World) -> None:
     assert world.emu.stats()["requests"] == []
 
 
-def test_notification_endpoints_wait_for_issue_3(world: World) -> None:
-    assert _call(world, "POST", "notifications/flush").status_code == 501
+def test_notification_control_endpoints(world: World) -> None:
+    flushed = _call(world, "POST", "notifications/flush")
+    assert flushed.status_code == 200
+    body = flushed.json()
+    assert {"sent", "failed", "retried", "dropped", "duplicated", "posts", "pending"} <= set(body)
+    assert body["pending"] == 0 and body["nextDue"] is None
     r = _call(world, "POST", "subscriptions/abc/lifecycle", {"lifecycleEvent": "missed"})
-    assert r.status_code == 501
-    assert r.json()["error"]["code"] == "notImplemented"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "notFound"
+    assert _call(world, "POST", "subscriptions/abc/lifecycle", {}).status_code == 400
+    assert set(world.emu.stats()["notifications"]) == {
+        "sent",
+        "dropped",
+        "duplicated",
+        "failed",
+        "retried",
+    }
+
+
+def test_subscription_knobs_in_faults(world: World) -> None:
+    stored = world.emu.set_faults(
+        subscriptionWritesPer20Seconds=5,
+        subscriptionReauthorizationsPer20Seconds=7,
+        reauthorizationWarningMinutes=0,
+        retryAfterSeconds=0,
+    )
+    assert stored["subscriptionWritesPer20Seconds"] == 5
+    assert stored["reauthorizationWarningMinutes"] == 0 and stored["retryAfterSeconds"] == 0
+    assert _call(world, "PUT", "faults", {"reauthorizationWarningMinutes": -1}).status_code == 400
+    assert _call(world, "PUT", "faults", {"subscriptionWritesPer20Seconds": 0}).status_code == 400
+    world.emu.reset()
+    defaults = _call(world, "GET", "faults").json()
+    assert defaults["subscriptionWritesPer20Seconds"] == 500
+    assert defaults["subscriptionReauthorizationsPer20Seconds"] == 1000
+    assert defaults["reauthorizationWarningMinutes"] == 60
 
 
 def test_delta_evict_answers_a_count(world: World) -> None:
