@@ -10,7 +10,7 @@ DEPS_STAMP := $(VENV)/.deps-stamp
 NODE_STAMP := node_modules/.deps-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help deps up run test lint typecheck unit chaos bench clean
+.PHONY: help deps browser up run test lint typecheck unit chaos bench clean
 
 help:
 	@echo "make run    start Azurite + Graph emulator + Functions host, seed a demo tenant, show sync"
@@ -32,6 +32,18 @@ $(NODE_STAMP): package.json package-lock.json
 
 deps: $(DEPS_STAMP) $(NODE_STAMP)
 
+# The status page test drives Debian's chromium through Playwright (never `playwright
+# install`). Installed here when missing; if it can't be, that test fails (no skip).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      || echo "warning: could not install chromium; the status page test will fail" >&2; \
+	  else echo "warning: $(CHROMIUM) missing and no apt-get; the status page test will fail" >&2; \
+	  fi; \
+	fi
+
 up: deps
 	$(PY) -m emulators.stack
 
@@ -47,7 +59,7 @@ typecheck: deps
 
 # pytest exits 5 when it collected no tests: that must fail the run, and it does
 # (any non-zero exit fails make).
-test: deps lint typecheck
+test: deps browser lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: deps

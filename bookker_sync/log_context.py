@@ -121,7 +121,7 @@ _installed = False
 
 
 def _record_factory(*args: object, **kwargs: object) -> logging.LogRecord:
-    record = _base_factory(*args, **kwargs)  # type: ignore[arg-type]
+    record = _base_factory(*args, **kwargs)
     fields = _current.get()
     for name in FIELDS:  # prefixed: plain names would clash with callers' ``extra``
         setattr(record, f"ctx_{name}", getattr(fields, name))

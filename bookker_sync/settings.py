@@ -87,7 +87,7 @@ class SyncSettings(BaseModel):
     reconcile_interval_minutes: int = Field(default=15, ge=1, le=1440)
     renewal_margin_hours: int = Field(default=24, ge=1, le=150)
     subscription_lifetime_minutes: int = Field(default=10_080, ge=45, le=10_080)
-    lease_seconds: int = Field(default=120, ge=10, le=3600)
+    lease_seconds: int = Field(default=60, ge=10, le=3600)
 
 
 class Settings(BaseModel):

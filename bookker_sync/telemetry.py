@@ -39,7 +39,7 @@ tracer = trace.get_tracer("bookker_sync")
 
 NOTIFICATIONS_RECEIVED = _meter.create_counter(
     "bookker.notifications.received", unit="{notification}",
-    description="Graph change notifications that passed authentication",
+    description="Graph notification items received (before authentication)",
 )  # fmt: skip
 NOTIFICATIONS_REJECTED = _meter.create_counter(
     "bookker.notifications.rejected", unit="{notification}",

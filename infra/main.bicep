@@ -177,6 +177,7 @@ var appTables = [
   'mailboxes'
   'subscriptions'
   'subscriptionids'
+  'declines'
 ]
 
 var loginEndpoint = environment().authentication.loginEndpoint

@@ -89,6 +89,17 @@ class UpdateBooking:
 
 
 @dataclass(frozen=True)
+class Reconfirm:
+    """A declined booking the room holds again (the organizer moved it to a free slot):
+    confirmed again at the room copy's times (claiming its slot in the ledger)."""
+
+    booking_id: str
+    start: datetime
+    end: datetime
+    remote: RemoteEvent = field(compare=False)
+
+
+@dataclass(frozen=True)
 class RevertOrganizerEvent:
     """Put the organizer's event back to the stored times, unless it changed again
     since ``rejected_start``/``rejected_end`` were seen (never clobber a newer change)."""
@@ -125,6 +136,7 @@ class InspectOrganizer:
 Action = (
     Ignore | RecordCopy | AcceptOutlookBooking | AddExtension | DeclineRoomEvent | MarkDeclined
     | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
+    | Reconfirm
 )  # fmt: skip
 
 
@@ -204,6 +216,8 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         # Bookker cancelled it (API delete or a release) but the room still holds it:
         # the outbound write was lost. Bookker is the authority: the room declines.
         return [DeclineRoomEvent(remote.id, stored.status_reason or CANCELLED_IN_BOOKKER)]
+    if stored.status is BookingStatus.DECLINED and remote.response is Response.ACCEPTED:
+        return _room_took_it_back(stored, remote, ctx)
     if stored.status is not BookingStatus.CONFIRMED:
         return [Ignore(f"booking already {stored.status.value}")]
     if remote.response is Response.DECLINED:
@@ -229,6 +243,15 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
             decline_message(violations),
         )]  # fmt: skip
     return [UpdateBooking(stored.id, remote.start, remote.end, remote), *extension]
+
+
+def _room_took_it_back(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
+    if remote.start is None or remote.end is None or remote.end <= remote.start:
+        return [DeclineRoomEvent(remote.id, _DECLINED_BY + _INVALID_TIMES)]
+    violations = judge(remote, ctx, ignore_id=stored.id)
+    if violations:
+        return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
+    return [Reconfirm(stored.id, remote.start, remote.end, remote)]
 
 
 def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[Violation]:

@@ -6,6 +6,7 @@ from bookker_sync.functions.bookings_api import bp as bookings_bp
 from bookker_sync.functions.health import bp as health_bp
 from bookker_sync.functions.openapi import bp as openapi_bp
 from bookker_sync.functions.queue_functions import bp as queues_bp
+from bookker_sync.functions.status_page import bp as status_bp
 from bookker_sync.functions.timers import bp as timers_bp
 from bookker_sync.functions.webhooks import bp as webhooks_bp
 
@@ -16,4 +17,5 @@ BLUEPRINTS: list[func.Blueprint] = [
     webhooks_bp,
     queues_bp,
     timers_bp,
+    status_bp,
 ]

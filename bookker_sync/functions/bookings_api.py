@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import azure.functions as func
 
 from bookker_sync.domain.models import Booking, BookingStatus
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, parse_body, route_id
+from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import json_response
 from bookker_sync.sync import bookings, config
 from bookker_sync.sync.api_models import (
@@ -23,10 +24,12 @@ from bookker_sync.sync.errors import BadRequestError
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 FUNCTION = func.AuthLevel.FUNCTION
+MAX_IDEMPOTENCY_KEY = 200
 
 
 @bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=FUNCTION)
-async def put_tenant(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
         body = parse_body(req, TenantPut)
@@ -37,7 +40,8 @@ async def put_tenant(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="tenants/{tenantId}/spaces/{spaceId}", methods=["PUT"], auth_level=FUNCTION)
-async def put_space(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, space_id = route_id(req, "tenantId"), route_id(req, "spaceId")
         body = parse_body(req, SpacePut)
@@ -48,7 +52,8 @@ async def put_space(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="tenants/{tenantId}/users/{userId}", methods=["PUT"], auth_level=FUNCTION)
-async def put_user(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, user_id = route_id(req, "tenantId"), route_id(req, "userId")
         body = parse_body(req, UserPut)
@@ -59,13 +64,16 @@ async def put_user(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=FUNCTION)
-async def bookings_collection(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def bookings_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
         if req.method.upper() == "GET":
             return await _list(req, tenant_id)
         body = parse_body(req, BookingCreate)
         key = req.headers.get("idempotency-key") or req.headers.get("x-ms-client-request-id")
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:  # as openapi.json says
+            raise BadRequestError(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY}")
         created = await bookings.create_booking(services(), tenant_id, body, key)
         status = 200 if created.replayed else 201
         if created.series_id is None:
@@ -104,7 +112,10 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
         raise BadRequestError(f"{name} must be an ISO 8601 date-time with offset") from exc
     if value.tzinfo is None:
         raise BadRequestError(f"{name} must carry a UTC offset")
-    return value
+    try:
+        return value.astimezone(UTC)  # the storage query is in UTC
+    except OverflowError as exc:  # 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
+        raise BadRequestError(f"{name} is out of range") from exc
 
 
 @bp.route(
@@ -112,7 +123,8 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
     methods=["GET", "PATCH", "DELETE"],
     auth_level=FUNCTION,
 )
-async def booking_item(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def booking_item(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
         method = req.method.upper()
@@ -133,7 +145,8 @@ async def booking_item(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(
     route="tenants/{tenantId}/bookings/{bookingId}/release", methods=["POST"], auth_level=FUNCTION
 )
-async def release_booking(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def release_booking(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
         body = parse_body(req, ReleaseRequest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from bookker_sync.functions.deps import services
+from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import json_response
 from bookker_sync.sync.health import health_report
 
@@ -12,6 +13,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def health(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def health(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     report = await health_report(services())
     return json_response(report, status=200 if report["status"] != "unhealthy" else 503)

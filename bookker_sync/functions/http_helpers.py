@@ -28,19 +28,24 @@ def parse_body(req: func.HttpRequest, model: type[B]) -> B:
         raise BadRequestError(f"body larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: bad UTF-8, bad JSON, an integer past the digit limit (all 400).
+    except ValueError as exc:
         raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequestError("body is not valid JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise BadRequestError("body must be a JSON object")
     try:
-        return model.model_validate(data)
+        # Strict JSON validation: the types the OpenAPI document publishes, no lax
+        # coercion (true or "5" for an integer, a number for a date-time).
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise BadRequestError(_describe(exc), details=_details(exc)) from exc
 
 
 def route_id(req: func.HttpRequest, name: str) -> str:
     value = str(req.route_params.get(name, ""))
-    if not _ROUTE_ID.match(value):
+    if not _ROUTE_ID.fullmatch(value):  # match() would let "id\n" through ($ before \n)
         raise BadRequestError(f"{name} must be 1-64 letters, digits, '.', '_' or '-'")
     return value
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from bookker_sync.domain.models import Booking, Space, Tenant, User
+from bookker_sync.functions.bookings_api import MAX_IDEMPOTENCY_KEY
 from bookker_sync.functions.responses import json_response
 from bookker_sync.sync.api_models import (
     ID_PATTERN,
@@ -53,12 +54,17 @@ def _schemas() -> dict[str, Any]:
     }
     schemas["BookingList"] = {
         "type": "object",
+        "required": ["value"],
         "properties": {"value": {"type": "array", "items": _ref("Booking")}},
     }
     schemas["BookingSeries"] = {
         "type": "object",
+        "required": ["seriesId", "value"],
+        "additionalProperties": False,
         "properties": {"seriesId": {"type": "string"}, **schemas["BookingList"]["properties"]},
     }
+    # POST /bookings answers one Booking, or a BookingSeries for a recurrence.
+    schemas["BookingOrSeries"] = {"oneOf": [_ref("Booking"), _ref("BookingSeries")]}
     return schemas
 
 
@@ -109,7 +115,7 @@ def openapi_document() -> dict[str, Any]:
     tenant = _param("tenantId", pattern=ID_PATTERN)
     booking = _param("bookingId", pattern=ID_PATTERN)
     key = {"name": "Idempotency-Key", "in": "header", "required": False,
-           "schema": {"type": "string", "maxLength": 200}}  # fmt: skip
+           "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY}}  # fmt: skip
     put_ok = {"200": {"description": "replaced"}, "201": {"description": "created"}}
     return {
         "openapi": "3.0.3",
@@ -142,8 +148,9 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "createBooking", "parameters": [tenant, key],
                     "requestBody": _body("BookingCreate"),
                     "responses": _responses(
-                        {"201": _json("created (a series answers BookingSeries)", "Booking"),
-                         "200": _json("replay of an earlier request", "Booking")},
+                        {"201": _json("created (a series answers BookingSeries)",
+                                      "BookingOrSeries"),
+                         "200": _json("replay of an earlier request", "BookingOrSeries")},
                         400, 403, 404, 409, 422, 502, 503,
                     ),
                 },

@@ -10,7 +10,9 @@ import logging
 
 import azure.functions as func
 
+from bookker_sync import telemetry
 from bookker_sync.functions.deps import services
+from bookker_sync.functions.observability import observed
 from bookker_sync.storage.queues import (
     LIFECYCLE_QUEUE,
     MAILBOX_SYNC_QUEUE,
@@ -32,12 +34,14 @@ async def to_poison(queue: str, msg: func.QueueMessage, reason: str) -> None:
     await services().queues.send(
         poison_queue(queue), {"reason": reason, "body": body, "id": msg.id}
     )
+    telemetry.POISON_MESSAGES.add(1, {"queue": queue})
     log.error("message %s on %s moved to %s: %s", msg.id, queue, poison_queue(queue), reason)
 
 
 @bp.function_name("apply_outbound")
 @bp.queue_trigger(arg_name="msg", queue_name=OUTBOUND_QUEUE, connection="AzureWebJobsStorage")
-async def apply_outbound_fn(msg: func.QueueMessage) -> None:
+@observed
+async def apply_outbound_fn(msg: func.QueueMessage, context: func.Context) -> None:
     try:
         message = parse_message(OutboundMessage, msg.get_body())
     except BadMessage as exc:
@@ -48,7 +52,8 @@ async def apply_outbound_fn(msg: func.QueueMessage) -> None:
 
 @bp.function_name("sync_mailbox")
 @bp.queue_trigger(arg_name="msg", queue_name=MAILBOX_SYNC_QUEUE, connection="AzureWebJobsStorage")
-async def sync_mailbox_fn(msg: func.QueueMessage) -> None:
+@observed
+async def sync_mailbox_fn(msg: func.QueueMessage, context: func.Context) -> None:
     try:
         message = parse_message(MailboxSyncMessage, msg.get_body())
     except BadMessage as exc:
@@ -70,7 +75,8 @@ async def sync_mailbox_fn(msg: func.QueueMessage) -> None:
 
 @bp.function_name("process_lifecycle")
 @bp.queue_trigger(arg_name="msg", queue_name=LIFECYCLE_QUEUE, connection="AzureWebJobsStorage")
-async def process_lifecycle_fn(msg: func.QueueMessage) -> None:
+@observed
+async def process_lifecycle_fn(msg: func.QueueMessage, context: func.Context) -> None:
     try:
         message = parse_message(lifecycle.LifecycleMessage, msg.get_body())
     except BadMessage as exc:

@@ -7,6 +7,7 @@ from typing import Any
 import azure.functions as func
 
 from bookker_sync.functions.deps import services
+from bookker_sync.functions.observability import observed
 from bookker_sync.sync.reconcile_all import reconcile_all
 from bookker_sync.sync.renewal import renew_due
 
@@ -21,11 +22,13 @@ def _input(timer: func.TimerRequest) -> dict[str, Any]:
 
 @bp.function_name("renew_subscriptions")
 @bp.timer_trigger(schedule="%RENEW_SCHEDULE%", arg_name="timer", run_on_startup=False)
-async def renew_subscriptions_fn(timer: func.TimerRequest) -> None:
+@observed
+async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context) -> None:
     await renew_due(services(), force=bool(_input(timer).get("force")))
 
 
 @bp.function_name("reconcile_all")
 @bp.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
-async def reconcile_all_fn(timer: func.TimerRequest) -> None:
+@observed
+async def reconcile_all_fn(timer: func.TimerRequest, context: func.Context) -> None:
     await reconcile_all(services(), force=bool(_input(timer).get("force")))

@@ -8,6 +8,7 @@ import logging
 import azure.functions as func
 
 from bookker_sync.functions.deps import services
+from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import error_response, json_response
 from bookker_sync.sync import ingress
 
@@ -63,10 +64,12 @@ async def _receive(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def graph_notifications(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     return await _receive(req)
 
 
 @bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
+@observed
+async def graph_lifecycle(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     return await _receive(req)

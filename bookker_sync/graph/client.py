@@ -63,8 +63,12 @@ def build_credential(settings: GraphSettings, graph_tenant_id: str) -> AsyncToke
     )
 
 
-def build_graph_client(settings: GraphSettings, graph_tenant_id: str) -> GraphServiceClient:
-    credential = build_credential(settings, graph_tenant_id)
+def build_graph_client(
+    settings: GraphSettings,
+    graph_tenant_id: str,
+    credential: AsyncTokenCredential | None = None,
+) -> GraphServiceClient:
+    credential = credential or build_credential(settings, graph_tenant_id)
     host = urlparse(settings.base_url).hostname or "graph.microsoft.com"
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host]

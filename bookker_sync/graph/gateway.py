@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from azure.core.credentials_async import AsyncTokenCredential
+
 from bookker_sync.graph.calendar import CalendarApi
-from bookker_sync.graph.client import build_graph_client
+from bookker_sync.graph.client import build_credential, build_graph_client
 from bookker_sync.graph.places import PlacesApi
 from bookker_sync.graph.subscriptions import SubscriptionsApi
 from bookker_sync.graph.transport import GraphStats, GraphTransport
@@ -16,12 +18,15 @@ class GraphGateway:
     def __init__(self, settings: GraphSettings) -> None:
         self._settings = settings
         self._transports: dict[tuple[int, str], GraphTransport] = {}
+        self._credentials: dict[tuple[int, str], AsyncTokenCredential] = {}
 
     def transport(self, graph_tenant_id: str) -> GraphTransport:
         key = (id(asyncio.get_running_loop()), graph_tenant_id)
         found = self._transports.get(key)
         if found is None:
-            client = build_graph_client(self._settings, graph_tenant_id)
+            credential = build_credential(self._settings, graph_tenant_id)
+            self._credentials[key] = credential
+            client = build_graph_client(self._settings, graph_tenant_id, credential)
             found = GraphTransport(
                 client,
                 max_concurrency=self._settings.max_concurrency_per_mailbox,
@@ -38,6 +43,13 @@ class GraphGateway:
 
     def places(self, graph_tenant_id: str) -> PlacesApi:
         return PlacesApi(self.transport(graph_tenant_id))
+
+    async def close(self) -> None:
+        """Close this event loop's credentials (short-lived processes, e.g. the CLI)."""
+        loop = id(asyncio.get_running_loop())
+        for key in [k for k in self._credentials if k[0] == loop]:
+            await self._credentials.pop(key).close()
+            self._transports.pop(key, None)
 
     def stats(self) -> GraphStats:
         total = GraphStats()

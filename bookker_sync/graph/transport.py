@@ -24,6 +24,7 @@ from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_service_client import GraphServiceClient
 
+from bookker_sync import telemetry
 from bookker_sync.graph.errors import (
     GraphError,
     GraphNotFoundError,
@@ -85,12 +86,14 @@ class GraphTransport:
                     adapter: Any = self.client.request_adapter  # typed as returning None
                     raw = await adapter.send_primitive_async(info, "bytes", ERROR_MAP)
                 self.stats.by_status[200] += 1
+                telemetry.count_graph_request(200)
                 return _parse(raw)
             except APIError as exc:
                 error = _to_graph_error(exc)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 error = GraphUnavailableError(0, "NetworkError", str(exc))
             self.stats.by_status[error.status] += 1
+            telemetry.count_graph_request(error.status)
             if error.status == 429:
                 self.stats.throttled += 1
             if not error.transient or attempt > self._max_retries:

@@ -25,6 +25,7 @@ from bookker_sync.storage.tables import DocumentTable, TableWrite
 
 HOLD_SECONDS = 120
 MAX_ATTEMPTS = 60
+MAX_DAYS = 100  # one change is one table transaction: at most 100 entities (days)
 
 
 class LedgerEntry(BaseModel):
@@ -46,6 +47,10 @@ class Claim:
     id: str
     start: datetime
     end: datetime
+
+
+class LedgerSpanError(ValueError):
+    """The claims touch more than MAX_DAYS UTC days of a space (a request too long)."""
 
 
 class SlotTakenError(Exception):
@@ -173,8 +178,8 @@ class Ledger:
     ) -> None:
         pk = self._pk(tenant_id, space_id)
         wanted = sorted({d for c in located_by for d in _days(c.start, c.end)})
-        if len(wanted) > 100:
-            raise ValueError("a ledger change may touch at most 100 days")
+        if len(wanted) > MAX_DAYS:
+            raise LedgerSpanError(f"a ledger change may touch at most {MAX_DAYS} days")
         for attempt in range(MAX_ATTEMPTS):
             stored = await asyncio.gather(*(self._table.find(pk, d.isoformat()) for d in wanted))
             before = dict(zip(wanted, stored, strict=True))

@@ -168,9 +168,10 @@ class Repositories:
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
 
-    async def ping(self) -> None:
-        """Raise if the table service can't be reached."""
-        async for _ in self.service.list_tables(results_per_page=1):
+    async def ping(self, retries: int | None = None) -> None:
+        """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""
+        options = {} if retries is None else {"retry_total": retries}
+        async for _ in self.service.list_tables(results_per_page=1, **options):
             break
 
     async def user_by_email(self, tenant_id: str, email: str) -> User | None:

@@ -5,13 +5,42 @@ These models are also the source of the OpenAPI document (functions/openapi.py).
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import re
+from datetime import UTC, datetime
+from typing import Annotated
 
-from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules, UtcDatetime
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+
+from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules
 from bookker_sync.domain.recurrence import Recurrence
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
+MAX_BOOKING_WINDOW_DAYS = 36_500
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _date_time(value: object) -> object:
+    """Only an RFC 3339 string (the OpenAPI ``date-time``), parsed here: pydantic alone
+    would also take unix timestamps, as numbers or digit strings."""
+    if isinstance(value, datetime):  # built in Python, not parsed from a request
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2031-03-04T10:00:00Z")
+    return datetime.fromisoformat(value.upper())  # ValueError (e.g. Feb 30) is a 400 too
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must carry a UTC offset (ISO 8601 with offset)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00
+        raise ValueError("date-time out of range") from None
+
+
+ApiDatetime = Annotated[datetime, BeforeValidator(_date_time), AfterValidator(_in_utc)]
+"""A request time: ISO 8601 with offset, normalised to UTC (as the domain's UtcDatetime)."""
 
 
 class TenantPut(Model):
@@ -40,6 +69,9 @@ class SpacePut(Model):
         unknown = set(rules.opening_hours or {}) - set(WEEKDAYS)
         if unknown:
             raise ValueError(f"openingHours has unknown weekday(s): {', '.join(sorted(unknown))}")
+        # now + window must stay a date: an unbounded window made every booking a 500.
+        if (rules.booking_window_days or 0) > MAX_BOOKING_WINDOW_DAYS:
+            raise ValueError(f"bookingWindowDays can be at most {MAX_BOOKING_WINDOW_DAYS}")
         return rules
 
 
@@ -52,15 +84,15 @@ class UserPut(Model):
 class BookingCreate(Model):
     space_id: str = Field(pattern=_ID)
     user_id: str = Field(pattern=_ID)
-    start: UtcDatetime
-    end: UtcDatetime
+    start: ApiDatetime
+    end: ApiDatetime
     subject: str = Field(default="", max_length=255)
     recurrence: Recurrence | None = None
 
 
 class BookingPatch(Model):
-    start: UtcDatetime | None = None
-    end: UtcDatetime | None = None
+    start: ApiDatetime | None = None
+    end: ApiDatetime | None = None
     subject: str | None = Field(default=None, max_length=255)
 
 

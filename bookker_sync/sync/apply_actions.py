@@ -17,6 +17,7 @@ from bookker_sync.domain.reconcile import (
     InspectOrganizer,
     LocateRoomCopy,
     MarkDeclined,
+    Reconfirm,
     RecordCopy,
     RevertOrganizerEvent,
     UpdateBooking,
@@ -30,6 +31,7 @@ from bookker_sync.graph.event_json import extension_body, parse_event, time_patc
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import Claim, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
+from bookker_sync.sync import declines
 from bookker_sync.sync.booking_store import get_record, mutate
 from bookker_sync.sync.bookings import mark_cancelled
 from bookker_sync.sync.room_index import RoomIndex
@@ -66,6 +68,8 @@ class ActionRunner:
                 await self._set_status(bid, BookingStatus.DECLINED, reason)
             case UpdateBooking():
                 await self._update(action)
+            case Reconfirm():
+                await self._reconfirm(action)
             case RevertOrganizerEvent():
                 await self._revert(action)
             case CancelBooking(booking_id=bid, reason=reason):
@@ -169,6 +173,37 @@ class ActionRunner:
 
         await self._mutate(b.id, change)
 
+    async def _reconfirm(self, action: Reconfirm) -> None:
+        b = (await get_record(self.services, self.index.tenant_id, action.booking_id)).value.booking
+        claim = Claim(b.id, action.start, action.end)
+        try:
+            await self.services.ledger.claim(
+                b.tenant_id, b.space_id, [claim], self.services.clock.now(), hold=False
+            )
+        except SlotTakenError:
+            violation = Violation(
+                rule="conflict", message=f"{self.index.space.name} is already booked then."
+            )
+            await self.apply(
+                DeclineRoomEvent(action.remote.id, decline_message([violation]), (violation,))
+            )
+            return
+
+        def change(rec: BookingRecord) -> bool:
+            if rec.booking.status is not BookingStatus.DECLINED:
+                return False
+            rec.booking.status, rec.booking.status_reason = BookingStatus.CONFIRMED, None
+            rec.booking.start, rec.booking.end = action.start, action.end
+            ref = rec.booking.outlook
+            ref.resource_event_id, ref.resource_change_key = (
+                action.remote.id,
+                action.remote.change_key,
+            )
+            rec.resource_event = action.remote.raw
+            return True
+
+        await self._mutate(b.id, change)
+
     async def _mutate(self, booking_id: str, change: object) -> BookingRecord:
         stored = await get_record(self.services, self.index.tenant_id, booking_id)
         record = await mutate(self.services, stored, change)  # type: ignore[arg-type]
@@ -225,6 +260,11 @@ class ActionRunner:
                 return
         if isinstance(write, DeclineRoomEvent):
             log.info("room %s declined %s: %s", self.index.room, write.room_event_id, write.reason)
+            await declines.record_decline(
+                self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+                mailbox=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
+                rules=[v.rule for v in write.violations],
+            )  # fmt: skip
         else:
             await self._extension_added(write.booking_id)
 

@@ -24,6 +24,7 @@ from bookker_sync.domain.models import (
     User,
     Violation,
 )
+from bookker_sync.domain.reconcile import CANCELLED_IN_BOOKKER
 from bookker_sync.domain.recurrence import expand, to_graph_pattern
 from bookker_sync.domain.rules import check_booking, check_occurrences
 from bookker_sync.graph.calendar import CalendarApi
@@ -36,7 +37,7 @@ from bookker_sync.graph.event_json import (
     time_patch,
 )
 from bookker_sync.storage.errors import ConflictError
-from bookker_sync.storage.ledger import Claim, SlotTakenError
+from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.queues import OUTBOUND_QUEUE
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.storage.tables import Stored
@@ -186,6 +187,12 @@ async def _claim(
         raise ConflictAppError(
             "the space is already booked at that time", conflicts=exc.conflicts
         ) from exc
+    except LedgerSpanError as exc:
+        raise _too_long() from exc
+
+
+def _too_long() -> BadRequestError:
+    return BadRequestError(f"a booking or series may cover at most {MAX_DAYS} (UTC) days")
 
 
 async def _write_outlook(
@@ -338,6 +345,8 @@ async def update_booking(
         raise ConflictAppError(
             "the space is already booked at that time", conflicts=exc.conflicts
         ) from exc
+    except LedgerSpanError as exc:
+        raise _too_long() from exc
     subject = patch.subject if patch.subject is not None else None
     try:
         event = await _patch_outlook(services, tenant, old, start, end, subject)
@@ -397,17 +406,23 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
         await cancel_in_outlook(services, tenant, booking, "Cancelled in Bookker")
     except GraphError as exc:
         raise _graph_failure(exc, "the cancellation") from exc
-    await mark_cancelled(services, stored, reason=None)
+    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER)
 
 
 async def cancel_in_outlook(
     services: Services, tenant: Tenant, booking: Booking, comment: str
 ) -> None:
-    """The organizer's event is cancelled (meeting: the room is told) or deleted."""
+    """Bookker's meetings are cancelled by their organizer's event (a meeting tells the
+    room) or deleted; a meeting made in Outlook is not ours to cancel, so the room
+    declines its copy and the organizer sees why."""
     ref = booking.outlook
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    if booking.source is BookingSource.OUTLOOK:
+        if ref.resource_mailbox and ref.resource_event_id:
+            await calendar.decline_event(ref.resource_mailbox, ref.resource_event_id, comment)
+        return
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         return
-    calendar = services.graph.calendar(tenant.graph_tenant_id)
     if ref.resource_mailbox:
         await calendar.cancel_event(ref.organizer_mailbox, ref.organizer_event_id, comment)
     else:

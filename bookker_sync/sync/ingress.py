@@ -8,17 +8,22 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bookker_sync import telemetry
 from bookker_sync.storage.queues import LIFECYCLE_QUEUE, MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import SubscriptionIndex
 from bookker_sync.sync.services import Services
 
 security_log = logging.getLogger("bookker_sync.security")
 CACHE_SECONDS = 300.0
+# Graph subscription ids are GUIDs. Anything else is rejected before it reaches storage:
+# a key with a lone surrogate or odd characters must not become a failed lookup (5xx).
+_SUBSCRIPTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
 _cache: dict[str, tuple[SubscriptionIndex, float]] = {}
 
 
@@ -49,6 +54,7 @@ def forget(subscription_id: str) -> None:
 def _reject(result: IngressResult, reason: str, item: dict[str, Any]) -> None:
     result.rejected += 1
     result.reasons[reason] = result.reasons.get(reason, 0) + 1
+    telemetry.NOTIFICATIONS_REJECTED.add(1, {"reason": reason})
     # A security event: never log the clientState (or anything secret) itself.
     security_log.warning(
         "notification rejected (%s): subscriptionId=%r tenantId=%r changeType=%r",
@@ -58,7 +64,7 @@ def _reject(result: IngressResult, reason: str, item: dict[str, Any]) -> None:
 
 
 async def _authentic(
-    services: Services, item: Any, result: IngressResult
+    services: Services, item: Any, result: IngressResult, unknown: set[str]
 ) -> SubscriptionIndex | None:
     if not isinstance(item, dict):
         _reject(result, "not an object", {})
@@ -68,11 +74,13 @@ async def _authentic(
         item.get("clientState"),
         item.get("tenantId"),
     )
-    if not isinstance(sub_id, str) or not sub_id or len(sub_id) > 200:
+    if not isinstance(sub_id, str) or not _SUBSCRIPTION_ID.fullmatch(sub_id):
         _reject(result, "no subscriptionId", item)
         return None
-    index = await _index(services, sub_id)
+    # One lookup per unknown id and batch: 1000 copies of a bogus id cost one read.
+    index = None if sub_id in unknown else await _index(services, sub_id)
     if index is None:
+        unknown.add(sub_id)
         _reject(result, "unknown subscription", item)
         return None
     # surrogatepass: a lone surrogate (legal as a JSON \ud800 escape) can't be UTF-8
@@ -93,8 +101,10 @@ async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
     result = IngressResult()
     pokes: dict[tuple[str, str], None] = {}
     lifecycle: list[dict[str, Any]] = []
+    telemetry.NOTIFICATIONS_RECEIVED.add(len(items))
+    unknown: set[str] = set()
     for item in items:
-        index = await _authentic(services, item, result)
+        index = await _authentic(services, item, result, unknown)
         if index is None:
             continue
         result.accepted += 1

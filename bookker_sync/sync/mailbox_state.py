@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bookker_sync.storage.errors import ConflictError
@@ -17,6 +18,12 @@ from bookker_sync.storage.tables import Stored
 from bookker_sync.sync.services import Services
 
 MAX_RACES = 50
+
+
+@dataclass(frozen=True)
+class Acquired:
+    won: bool
+    follow_up_seconds: float | None = None  # set: schedule a poke after this long
 
 
 def new_owner() -> str:
@@ -53,20 +60,28 @@ async def mutate_state(
 
 async def acquire(
     services: Services, tenant_id: str, mailbox: str, owner: str, now: datetime
-) -> bool:
-    """Take the lease, or mark the mailbox dirty for the current holder and return False."""
+) -> Acquired:
+    """Take the lease, or mark the mailbox dirty for the current holder.
+
+    The holder may have died (a killed host): whoever first marks the mailbox dirty is
+    told to schedule a follow-up poke for when the lease runs out, so the poke is
+    never lost. Later pokes find it dirty already and cost nothing more.
+    """
     won = False
+    follow_up: float | None = None
     seconds = services.settings.sync.lease_seconds
 
     def change(state: MailboxState) -> bool:
-        nonlocal won
+        nonlocal won, follow_up
         held = state.lease_owner not in (None, owner) and (
             state.lease_until is not None and state.lease_until > now
         )
         if held:
-            won = False
+            won, follow_up = False, None
             if state.dirty:
                 return False
+            assert state.lease_until is not None
+            follow_up = (state.lease_until - now).total_seconds() + 1
             state.dirty = True
             return True
         won = True
@@ -79,7 +94,20 @@ async def acquire(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
-    return won
+    return Acquired(won, follow_up)
+
+
+async def renew(services: Services, tenant_id: str, mailbox: str, owner: str) -> None:
+    """Extend the lease while a long sync makes progress."""
+    until = services.clock.now() + timedelta(seconds=services.settings.sync.lease_seconds)
+
+    def change(state: MailboxState) -> bool:
+        if state.lease_owner != owner:
+            return False
+        state.lease_until = until
+        return True
+
+    await mutate_state(services, tenant_id, mailbox, change)
 
 
 async def release_or_rerun(

@@ -9,9 +9,11 @@ also finds bookings whose room copies disappeared while nobody was listening.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bookker_sync import telemetry
 from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
 from bookker_sync.domain.reconcile import (
     CANCELLED_IN_OUTLOOK,
@@ -24,8 +26,9 @@ from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.calendar import CalendarApi
 from bookker_sync.graph.errors import SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
+from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import MailboxState
-from bookker_sync.sync import mailbox_state
+from bookker_sync.sync import lag, mailbox_state
 from bookker_sync.sync.apply_actions import ActionRunner
 from bookker_sync.sync.config import get_tenant
 from bookker_sync.sync.room_index import RoomIndex
@@ -34,6 +37,7 @@ from bookker_sync.sync.services import Services
 log = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(seconds=30)
 MAX_RUNS = 10
+MAX_FOLLOW_UP_SECONDS = 600
 
 
 @dataclass
@@ -66,15 +70,25 @@ async def sync_mailbox(
         log.warning("sync of %s skipped: no space of %s has this room mailbox", mailbox, tenant_id)
         return result
     owner = mailbox_state.new_owner()
-    if not await mailbox_state.acquire(services, tenant_id, mailbox, owner, services.clock.now()):
+    acquired = await mailbox_state.acquire(
+        services, tenant_id, mailbox, owner, services.clock.now()
+    )
+    if not acquired.won:
         log.info("sync of %s: already running elsewhere; marked dirty", mailbox)
+        if acquired.follow_up_seconds is not None:
+            # If the holder died, this poke runs once its lease has run out.
+            delay = int(min(max(acquired.follow_up_seconds, 1), MAX_FOLLOW_UP_SECONDS))
+            await services.queues.send(
+                MAILBOX_SYNC_QUEUE, {"tenantId": tenant_id, "mailbox": mailbox.lower()},
+                delay_seconds=delay,
+            )  # fmt: skip
         return result
     result.ran = True
     calendar = services.graph.calendar(tenant.graph_tenant_id)
     try:
         while result.runs < MAX_RUNS:
             result.runs += 1
-            await _run_once(services, calendar, tenant_id, space.id, mailbox, full, result)
+            await _run_once(services, calendar, tenant_id, space.id, mailbox, full, result, owner)
             full = False
             if not await mailbox_state.release_or_rerun(
                 services, tenant_id, mailbox, owner, services.clock.now()
@@ -96,8 +110,9 @@ async def _run_once(
     mailbox: str,
     full: bool,
     result: SyncResult,
+    owner: str,
 ) -> None:
-    now = services.clock.now()
+    now, started = services.clock.now(), time.perf_counter()
     horizon = services.settings.sync
     start = now - timedelta(days=horizon.horizon_past_days)
     end = now + timedelta(days=horizon.horizon_future_days)
@@ -107,11 +122,11 @@ async def _run_once(
     state = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
     link = None if full else state.delta_link
     try:
-        seen = await _pull(services, calendar, index, runner, link, start, end, result)
+        seen = await _pull(services, calendar, index, runner, link, start, end, result, owner)
     except SyncStateNotFoundError:
         log.warning("delta token of %s evicted (410): full resync", mailbox)
         result.full_resync = True
-        seen = await _pull(services, calendar, index, runner, None, start, end, result)
+        seen = await _pull(services, calendar, index, runner, None, start, end, result, owner)
     if seen is not None:  # a complete listing: what it lacks is gone
         await _vanished(index, runner, seen, start)
     await _pending_room_answers(services, index, runner, now)
@@ -120,7 +135,11 @@ async def _run_once(
         name = type(action).__name__
         result.actions[name] = result.actions.get(name, 0) + 1
 
+    lag_seconds: float | None = None
+
     def done(s: MailboxState) -> bool:
+        nonlocal lag_seconds
+        lag_seconds = lag.record_run(s, now, services.clock.now())  # before last_sync_at moves
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
         s.space_id = space_id
         if result.full_resync or link is None:
@@ -128,6 +147,7 @@ async def _run_once(
         return True
 
     await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
+    telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
 
 
 async def _pull(
@@ -139,6 +159,7 @@ async def _pull(
     start: datetime,
     end: datetime,
     result: SyncResult,
+    owner: str,
 ) -> set[str] | None:
     """Follow delta pages; returns the ids listed when this was a full listing."""
     seen: set[str] | None = set() if link is None else None
@@ -152,6 +173,7 @@ async def _pull(
             context = await _context(services, index, remote)
             await runner.run(reconcile(stored.booking if stored else None, remote, context))
         await runner.flush()  # the page's room writes, before its link is saved
+        await mailbox_state.renew(services, index.tenant_id, index.room, owner)
         saved = page.next_link or page.delta_link
 
         def keep(s: MailboxState, saved: str | None = saved) -> bool:

@@ -47,7 +47,7 @@ class StorageUnreachableError(AppError):
 async def check_storage(services: Services) -> None:
     """Fail fast, with one clear message, when storage can't be reached."""
     try:
-        await asyncio.wait_for(services.repos.ping(), STORAGE_TIMEOUT_SECONDS)
+        await asyncio.wait_for(services.repos.ping(retries=1), STORAGE_TIMEOUT_SECONDS)
     except TimeoutError as exc:
         raise StorageUnreachableError("storage unreachable: no answer in time") from exc
     except Exception as exc:  # any failure to list tables means "unreachable" here
@@ -150,8 +150,9 @@ async def onboard(
     """Create the missing spaces, then subscribe each room (bidirectional tenants)."""
     report = OnboardReport(tenant, mappings)
     for mapping in mappings:
-        with log_scope(tenant=tenant.id, mailbox=mapping.room.email):
+        with log_scope(tenant=tenant.id, mailbox=mapping.room.email, function="onboard"):
             await _onboard_room(services, tenant, mapping)
+            log.info("onboarding %s: %s", mapping.room.email, mapping.outcome)
         if progress is not None:
             progress(mapping.room.email, mapping.outcome)
     return report
@@ -233,8 +234,9 @@ async def resync(
     outcomes = []
     for space in spaces:
         mailbox = (space.resource_email or "").lower()
-        with log_scope(tenant=tenant_id, mailbox=mailbox, function="cli resync"):
+        with log_scope(tenant=tenant_id, mailbox=mailbox, function="resync"):
             outcome = await _resync_one(services, tenant_id, space.id, mailbox, enqueue)
+            log.info("resync of %s: %s", mailbox, outcome.detail)
         outcomes.append(outcome)
         if progress is not None:
             progress(mailbox, outcome.detail)

@@ -48,7 +48,9 @@ class HttpHost:
         application.router.add_route("POST", "/admin/functions/{name}", self._admin_run)
         application.router.add_route("GET", "/admin/functions", self._admin_list)
         application.router.add_route("GET", "/admin/host/status", self._admin_status)
-        application.router.add_route("*", "/{tail:.*}", self._dispatch)
+        # [\s\S]: a path with an encoded newline (%0A) still reaches the functions, as in
+        # Azure (aiohttp's own 404 would answer text/plain instead of the app's JSON).
+        application.router.add_route("*", "/{tail:[\\s\\S]*}", self._dispatch)
         return application
 
     # -- HTTP triggers -------------------------------------------------------------

@@ -44,7 +44,8 @@ def check(scenario: Scenario) -> list[str]:
         mine = [b for b in confirmed if b.space_id == space_id]
         copies = [e for e in scenario.outlook.view(room, start, end)
                   if (e.get("responseStatus") or {}).get("response") == "accepted"]  # fmt: skip
-        problems += _room_matches(space_id, mine, copies)
+        everything = [b for b in bookings if b.space_id == space_id]
+        problems += _room_matches(space_id, mine, copies, everything)
         problems += _no_overlaps(space_id, mine)
         problems += _rules_hold(mine, spaces[space_id], users, scenario.base)
     problems += _organizer_events(scenario, confirmed)
@@ -73,7 +74,9 @@ def _times(event: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     return parse_graph_datetime(event.get("start")), parse_graph_datetime(event.get("end"))
 
 
-def _room_matches(space_id: str, mine: list[Booking], copies: list[dict[str, Any]]) -> list[str]:
+def _room_matches(
+    space_id: str, mine: list[Booking], copies: list[dict[str, Any]], everything: list[Booking]
+) -> list[str]:
     problems = []
     by_id = {e["id"]: e for e in copies}
     by_uid = {e.get("iCalUId"): e for e in copies}
@@ -91,8 +94,13 @@ def _room_matches(space_id: str, mine: list[Booking], copies: list[dict[str, Any
     for e in copies:
         if e["id"] not in claimed:
             s, _ = _times(e)
-            problems.append(f"{space_id}: room event {e['id'][:12]} at {s} has no booking "
-                            f"(organizer {e.get('organizer', {}).get('emailAddress', {}).get('address')})")  # fmt: skip
+            known = [b for b in everything if e["id"] == b.outlook.resource_event_id
+                     or e.get("iCalUId") == b.outlook.i_cal_uid]  # fmt: skip
+            story = "; ".join(f"{b.source.value} booking {b.id[:8]} {b.status.value}"
+                              f" ({b.status_reason})" for b in known) or "never stored"  # fmt: skip
+            problems.append(f"{space_id}: room event {e['id'][-12:]} {e.get('type')} at {s} has no "
+                            f"booking (organizer {e.get('organizer', {}).get('emailAddress', {}).get('address')}"
+                            f", subject {e.get('subject')!r}): {story}")  # fmt: skip
     return problems
 
 

@@ -21,7 +21,7 @@ OPERATIONS = int(os.environ.get("CHAOS_N", "200"))
 @pytest.mark.parametrize("seed", SEEDS)
 def test_chaos_converges(seed: int) -> None:
     config = ChaosConfig(seed=seed, operations=OPERATIONS)
-    env = {"FUNCTIONS_HOST_QUEUE_LEASE_SECONDS": "5"}
+    env = {"FUNCTIONS_HOST_QUEUE_LEASE_SECONDS": "5", "SYNC_LEASE_SECONDS": "15"}
     with running_stack(env) as stack:
         scenario = Scenario(stack, config)
         scenario.setup()

@@ -36,6 +36,7 @@ from bookker_sync.domain.reconcile import (
     InspectOrganizer,
     LocateRoomCopy,
     MarkDeclined,
+    Reconfirm,
     RecordCopy,
     RevertOrganizerEvent,
     RoomContext,
@@ -601,8 +602,26 @@ def test_colliding_events_first_come_first_served() -> None:
     [make_event(change_key="ck-2"), make_event(change_key="ck-2", start=at(12), end=at(13))],
     ids=["same-times", "moved"],
 )
-def test_a_declined_booking_is_left_alone(remote: RemoteEvent) -> None:
+def test_a_declined_booking_the_room_holds_again_is_reconfirmed(remote: RemoteEvent) -> None:
+    """The organizer moved a declined meeting to a free slot and the room accepted it."""
     stored = make_booking(status=BookingStatus.DECLINED)
+    assert remote.start is not None and remote.end is not None
+    assert reconcile(stored, remote, make_ctx()) == [
+        Reconfirm(stored.id, remote.start, remote.end, remote)
+    ]
+
+
+def test_a_declined_booking_taken_back_into_a_rule_break_is_declined_again() -> None:
+    stored = make_booking(status=BookingStatus.DECLINED)
+    remote = make_event(change_key="ck-2", start=at(10), end=at(16))  # longer than allowed
+    actions = reconcile(stored, remote, make_ctx(space=make_space(max_minutes=60)))
+    assert [type(a) for a in actions] == [DeclineRoomEvent]
+
+
+@pytest.mark.parametrize("response", [Response.NONE, Response.TENTATIVE, Response.DECLINED])
+def test_a_declined_booking_is_otherwise_left_alone(response: Response) -> None:
+    stored = make_booking(status=BookingStatus.DECLINED)
+    remote = make_event(change_key="ck-2", response=response)
     assert reconcile(stored, remote, make_ctx()) == [Ignore("booking already declined")]
 
 

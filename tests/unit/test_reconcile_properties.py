@@ -59,6 +59,7 @@ from bookker_sync.domain.reconcile import (
     InspectOrganizer,
     LocateRoomCopy,
     MarkDeclined,
+    Reconfirm,
     RecordCopy,
     RevertOrganizerEvent,
     RoomContext,
@@ -110,7 +111,9 @@ ORGANIZERS = [
     "bob@contoso.com", "carla@contoso.com", "carla@contoso.com", "dave@contoso.com",
     "guest@partner.com", ROOM,
 ]  # fmt: skip
-STORE_WRITES = (AcceptOutlookBooking, UpdateBooking, CancelBooking, MarkDeclined, RecordCopy)
+STORE_WRITES = (
+    AcceptOutlookBooking, UpdateBooking, CancelBooking, MarkDeclined, RecordCopy, Reconfirm,
+)
 # what a rejected or Bookker-owned event may repeat when it comes again (the engine
 # makes these idempotent: a declined copy stays declined, a revert re-reads first,
 # an inspection only reads)
@@ -209,6 +212,11 @@ class Engine:
             case UpdateBooking(booking_id=bid, start=start, end=end, remote=remote):
                 self._change(bid, start=start, end=end, resource_event_id=remote.id,
                              resource_change_key=remote.change_key)  # fmt: skip
+            case Reconfirm(booking_id=bid, start=start, end=end, remote=remote):
+                if self.store[bid].status is BookingStatus.DECLINED:
+                    self._change(bid, status=BookingStatus.CONFIRMED, status_reason=None,
+                                 start=start, end=end, resource_event_id=remote.id,
+                                 resource_change_key=remote.change_key)  # fmt: skip
             case MarkDeclined(booking_id=bid, reason=reason):
                 if self.store[bid].status is BookingStatus.CONFIRMED:
                     self._change(bid, status=BookingStatus.DECLINED, status_reason=reason)

@@ -1,0 +1,158 @@
+"""The CLI's commands: each runs use cases from bookker_sync.sync and prints the result.
+
+Imported only once the command line is known to be valid (it pulls in the Graph SDK and
+the storage clients, which take a moment to import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bookker_sync.cli import render
+from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
+from bookker_sync.settings import load_settings
+from bookker_sync.sync import operator
+from bookker_sync.sync.services import Services, services_for
+from bookker_sync.sync.status import status_report
+
+# -- commands ----------------------------------------------------------------------------
+Command = Callable[[Services, argparse.Namespace, Console], Awaitable[int]]
+
+
+async def cmd_tenants(services: Services, args: argparse.Namespace, out: Console) -> int:
+    summaries = await operator.list_tenants(services)
+    if args.json:
+        _json(render.tenants_json(summaries))
+    elif not summaries:
+        out.print("No tenants.")
+    else:
+        out.print(render.tenants_table(summaries))
+    return EXIT_OK
+
+
+async def cmd_onboard(services: Services, args: argparse.Namespace, out: Console) -> int:
+    tenant, mappings = await operator.discover_rooms(services, args.tenant)
+    if not mappings:
+        out.print(f"No rooms found in Graph for tenant {tenant.id}.")
+        return EXIT_OK
+    out.print(render.mapping_table(mappings))
+    if args.dry_run:
+        out.print("Dry run: nothing changed.")
+        return EXIT_OK
+    with render.progress_bar(out, "Subscribing rooms", len(mappings)) as advance:
+        report = await operator.onboard(services, tenant, mappings, advance)
+    out.print(render.onboard_table(report))
+    if report.failed:
+        error(f"{len(report.failed)} of {len(report.rooms)} rooms failed; see above")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def cmd_status(services: Services, args: argparse.Namespace, out: Console) -> int:
+    report = await status_report(services, args.tenant)
+    if args.json:
+        _json(render.status_json(report))
+        return EXIT_OK
+    if not report.tenants:
+        out.print("No tenants.")
+    for part in render.status_tables(report):
+        out.print(part)
+    return EXIT_OK
+
+
+async def cmd_resync(services: Services, args: argparse.Namespace, out: Console) -> int:
+    spaces = await operator.rooms_of(services, args.tenant, args.room)
+    if not spaces:
+        out.print(f"Tenant {args.tenant} has no rooms with a room mailbox.")
+        return EXIT_OK
+    title = "Queueing full syncs" if args.enqueue else "Full resync"
+    with render.progress_bar(out, title, len(spaces)) as advance:
+        outcomes = await operator.resync(
+            services, args.tenant, spaces, enqueue=args.enqueue, progress=advance
+        )
+    out.print(render.resync_table(args.tenant, outcomes))
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        error(f"{len(failed)} of {len(outcomes)} rooms failed to sync; see above")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def cmd_poison(services: Services, args: argparse.Namespace, out: Console) -> int:
+    queue = operator.resolve_queue(args.queue)
+    if args.action == "list":
+        depth, messages = await operator.poison_list(services, queue, args.limit)
+        if args.json:
+            _json(render.poison_json(queue, depth, messages))
+        elif not messages:
+            out.print(f"{queue}-poison is empty.")
+        else:
+            out.print(render.poison_table(queue, depth, messages))
+        return EXIT_OK
+    if args.action == "replay":
+        result = await operator.poison_replay(services, queue, args.ids)
+        verb = f"replayed to {queue}:"
+    else:
+        result = await operator.poison_drop(services, queue, args.ids)
+        verb = "dropped"
+    out.print(render.poison_result(verb.capitalize(), result))
+    if result.missing:
+        error(f"not found in {result.queue}: {', '.join(result.missing)}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def cmd_subscriptions(services: Services, args: argparse.Namespace, out: Console) -> int:
+    if not args.now:
+        due = await operator.due_subscriptions(services)
+        now = services.clock.now()
+        table = Table(title=f"{len(due)} subscription(s) due for renewal or recreation")
+        for column in ("Tenant", "Room mailbox", "State", "Expires", "Last error"):
+            table.add_column(column)
+        for r in due:
+            expires = render.when(r.expires_at, now) if r.expires_at else "-"
+            table.add_row(
+                render.text(r.tenant_id), render.text(r.mailbox), r.state.value, expires,
+                render.text(r.last_error or "-"),
+            )  # fmt: skip
+        out.print(table)
+        out.print("Run `subscriptions renew --now` to renew them now.")
+        return EXIT_OK
+    with out.status("Renewing subscriptions..."):
+        report = await operator.renew_now(services)
+    out.print(render.renewal_table(report))
+    if report.failed or report.needs_consent:
+        error(f"{report.failed} failed, {report.needs_consent} need admin consent")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Command] = {
+    "tenants": cmd_tenants,
+    "onboard": cmd_onboard,
+    "status": cmd_status,
+    "resync": cmd_resync,
+    "poison": cmd_poison,
+    "subscriptions": cmd_subscriptions,
+}
+
+
+def _json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+async def run(args: argparse.Namespace, env: dict[str, str]) -> int:
+    services = services_for(load_settings(env))
+    try:
+        await operator.check_storage(services)
+        return await COMMANDS[args.command](services, args, render.console())
+    finally:
+        await services.graph.close()
+        await services.storage.close()

@@ -1,0 +1,305 @@
+"""``python -m bookker_sync`` as a subprocess against the test stack (Azurite + Graph
+emulator + the app in the local Functions host), with the app's own settings.
+
+One tenant for the module: two rooms that exist only in Graph (onboarding discovers
+them), one room already mapped to a space, and a "ghost" space whose room mailbox does
+not exist, so creating its subscription fails for real (Graph 404) and it shows as
+failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.queue import QueueClient
+
+from bookker_sync.settings import StorageSettings
+from bookker_sync.storage.clients import build_clients
+from bookker_sync.storage.repositories import Repositories
+from tests.support.cli import CliResult, cli_env, run_cli
+from tests.support.functions_host import Stack, Tenant, wait_for
+
+
+@dataclass
+class World:
+    stack: Stack
+    tenant: Tenant
+    env: dict[str, str]
+    cwd: Path
+    rooms: dict[str, str]  # local part -> address (rooms only in Graph)
+    board: str  # room already mapped to space "boardroom"
+    ghost: str
+
+    def cli(self, *args: str, **env: str) -> CliResult:
+        return run_cli(*args, env={**self.env, **env}, cwd=self.cwd)
+
+
+def storage(stack: Stack, read: Any) -> Any:
+    async def go() -> Any:
+        clients = build_clients(StorageSettings(connection_string=stack.azurite.connection_string))
+        try:
+            return await read(Repositories(clients.tables))
+        finally:
+            await clients.close()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> World:
+    t = stack.new_tenant()
+    emulator = stack.emulator
+    rooms = {}
+    for local, name in (("atrium", "Atrium"), ("focus", "Focus Pod")):
+        rooms[local] = t.address(local)
+        emulator.add_mailbox(t.graph_tenant_id, rooms[local], name, "room", capacity=6)
+    board = t.add_space("boardroom")  # mailbox + space; its subscription is made by the app
+    assert board is not None
+    ghost = t.address("ghost")  # a space whose room mailbox does not exist in Graph
+    r = stack.api("PUT", f"tenants/{t.id}/spaces/ghost",
+                  {"name": "Ghost Room", "resourceEmail": ghost})  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+
+    def subscribed(repos: Repositories) -> Any:
+        return repos.subscriptions.list(t.id)
+
+    def states() -> dict[str, str]:
+        return {r.mailbox: r.state.value for r in storage(stack, subscribed)}
+
+    wait_for(lambda: states().get(board) == "active" and states().get(ghost) == "failing")
+    cwd = tmp_path_factory.mktemp("cli-cwd")
+    return World(stack, t, cli_env(stack), cwd, rooms, board, ghost)
+
+
+def one_line_error(result: CliResult, code: int, *fragments: str) -> None:
+    assert result.code == code, result
+    assert "Traceback" not in result.err and "Traceback" not in result.out
+    assert len(result.lines) == 1 and result.lines[0].startswith("error: "), result.err
+    for fragment in fragments:
+        assert fragment in result.lines[0], result.err
+
+
+# -- bad input --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        ((), 2, "required: COMMAND"),
+        (("frobnicate",), 2, "invalid choice"),
+        (("poison", "list", "bogus"), 2, "unknown queue 'bogus'"),
+        (("poison", "drop", "outbound"), 2, "without --yes"),
+        (("poison", "replay"), 2, "required: queue"),
+        (("onboard", "t-x"), 2, "--discover-rooms"),
+        (("status", "no-such-tenant"), 1, "tenant no-such-tenant not found"),
+        (("resync", "no-such-tenant"), 1, "tenant no-such-tenant not found"),
+        (("onboard", "no-such-tenant", "--discover-rooms"), 1, "not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(world: World, args, code, fragment):
+    one_line_error(world.cli(*args), code, fragment)
+
+
+def test_unknown_room_is_an_error(world: World):
+    one_line_error(world.cli("resync", world.tenant.id, "no-such-room"), 1, "room no-such-room")
+
+
+def test_missing_settings_name_each_one(world: World, tmp_path: Path):
+    result = run_cli("tenants", env={}, cwd=tmp_path)
+    one_line_error(result, 1, "GRAPH_CLIENT_ID is missing", "WEBHOOK_BASE_URL is missing",
+                   "AzureWebJobsStorage")  # fmt: skip
+
+
+def test_settings_come_from_local_settings_json(world: World, tmp_path: Path):
+    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": world.env}))
+    result = run_cli("tenants", "--json", env={}, cwd=tmp_path)
+    assert result.code == 0, result
+    assert world.tenant.id in {t["tenantId"] for t in json.loads(result.out)}
+    one_line_error(
+        run_cli("--settings", "nowhere.json", "tenants", env={}, cwd=tmp_path), 1, "not found"
+    )
+
+
+def test_unreachable_storage_is_one_line(world: World):
+    dead = (
+        world.env["AzureWebJobsStorage"]
+        .replace(f":{world.stack.azurite.table_port}/", ":9/")
+        .replace(f":{world.stack.azurite.queue_port}/", ":9/")
+    )
+    result = world.cli("tenants", AzureWebJobsStorage=dead)
+    one_line_error(result, 1, "storage unreachable")
+    assert "AccountKey" not in result.err
+
+
+# -- tenants, onboard, status, resync ---------------------------------------------------
+def test_tenants_lists_tenants(world: World):
+    table = world.cli("tenants")
+    assert table.code == 0, table
+    assert world.tenant.id in table.out and "bidirectional" in table.out
+    listed = {t["tenantId"]: t for t in json.loads(world.cli("tenants", "--json").out)}
+    mine = listed[world.tenant.id]
+    assert mine["graphTenantId"] == world.tenant.graph_tenant_id
+    assert mine["rooms"] >= 2  # 4 once onboarding has run
+    assert mine["subscriptions"]["failing"] == 1 and mine["subscriptions"]["active"] >= 1
+
+
+def test_onboard_maps_rooms_to_spaces_and_subscribes_them(world: World):
+    t = world.tenant
+    dry = world.cli("onboard", t.id, "--discover-rooms", "--dry-run")
+    assert dry.code == 0, dry
+    assert "Dry run" in dry.out and world.rooms["atrium"] in dry.out
+    assert storage(world.stack, lambda r: r.spaces.find(t.id, "atrium-" + t.tag)) is None
+
+    result = world.cli("onboard", t.id, "--discover-rooms")
+    assert result.code == 0, result
+    assert "Subscribing rooms" in result.out and "3/3" in result.out  # the progress bar
+    for address in (*world.rooms.values(), world.board):
+        assert f"{address}: " in result.out
+    assert "existing space; subscription active" in result.out  # the boardroom, kept
+
+    spaces = {s.id: s for s in storage(world.stack, lambda r: r.spaces.list(t.id))}
+    atrium = spaces[f"atrium-{t.tag}"]  # id from the address' local part
+    assert atrium.name == "Atrium" and atrium.resource_email == world.rooms["atrium"]
+    assert spaces[f"focus-{t.tag}"].name == "Focus Pod"
+    assert "boardroom" in spaces and len(spaces) == 4  # + ghost; no duplicate for board
+    records = {r.mailbox: r for r in storage(world.stack, lambda r: r.subscriptions.list(t.id))}
+    for address in world.rooms.values():
+        assert records[address].state.value == "active" and records[address].subscription_id
+
+    again = world.cli("onboard", t.id, "--discover-rooms")
+    assert again.code == 0 and again.out.count("existing space; subscription active") >= 3
+
+
+def test_status_shows_each_room_and_the_failing_one(world: World):
+    t = world.tenant
+    result = world.cli("status", t.id, "--json")
+    assert result.code == 0, result
+    [tenant] = json.loads(result.out)["tenants"]
+    rooms = {r["mailbox"]: r for r in tenant["rooms"]}
+    ghost = rooms[world.ghost]
+    assert ghost["state"] == "failing" and ghost["subscription"] == "failing"
+    assert any("ErrorInvalidUser" in reason for reason in ghost["reasons"])
+    board = rooms[world.board]
+    assert board["subscription"] == "active" and board["subscriptionExpiresAt"]
+    table = world.cli("status", t.id)
+    assert table.code == 0 and "failing" in table.out and "Last delta" in table.out
+    assert "Poison queues" in table.out
+
+
+def test_resync_inline_one_room_all_rooms_and_queued(world: World):
+    t = world.tenant
+    one = world.cli("resync", t.id, "boardroom")
+    assert one.code == 0, one
+    assert "Full resync" in one.out and "1/1" in one.out and "items" in one.out
+    state = storage(world.stack, lambda r: r.mailboxes.find(t.id, world.board))
+    assert state is not None and state.value.last_sync_at is not None
+
+    every = world.cli("resync", t.id)  # the ghost room fails: exit 1, others synced
+    assert every.code == 1, every
+    assert f"{world.ghost}: failed" in every.out and "ErrorInvalidUser" in every.out
+    [line] = every.lines
+    assert re.fullmatch(r"error: 1 of \d rooms failed to sync; see above", line)
+
+    queued = world.cli("resync", t.id, world.board, "--enqueue")
+    assert queued.code == 0 and "queued" in queued.out
+
+    ghost = storage(world.stack, lambda r: r.mailboxes.find(t.id, world.ghost))
+    assert ghost.value.consecutive_failures >= 1 and "ErrorInvalidUser" in ghost.value.last_error
+
+
+# -- poison queues ----------------------------------------------------------------------
+def _poison(stack: Stack, queue: str, content: str) -> str:
+    client = QueueClient.from_connection_string(stack.azurite.connection_string, queue)
+    try:
+        client.create_queue()
+    except Exception:
+        pass
+    return str(client.send_message(content).id)
+
+
+def _peek(stack: Stack, queue: str) -> list[Any]:
+    client = QueueClient.from_connection_string(stack.azurite.connection_string, queue)
+    return list(client.peek_messages(max_messages=32))
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_poison_list_replay_drop(world: World):
+    t, stack = world.tenant, world.stack
+    uni = stack.new_tenant("unidirectional")
+    mailbox = uni.address("poisoned")
+    notified = "2030-01-02T03:04:05+00:00"
+    # As the host moves it after maxDequeueCount: the original content, untouched.
+    raw_body = json.dumps({"tenantId": uni.id, "mailbox": mailbox, "notifiedAt": notified})
+    raw_id = _poison(stack, "mailbox-sync-poison", _b64(raw_body))
+    # As our to_poison wrapper writes it: {"reason", "body", "id"} around the original.
+    marker = "not json " + uuid.uuid4().hex
+    wrapped_id = _poison(stack, "mailbox-sync-poison", _b64(json.dumps(
+        {"reason": "invalid MailboxSyncMessage", "body": marker, "id": "orig-1"})))  # fmt: skip
+
+    listed = world.cli("poison", "list", "mailbox-sync", "--json")
+    assert listed.code == 0, listed
+    messages = {m["id"]: m for m in json.loads(listed.out)["messages"]}
+    assert messages[raw_id]["reason"] is None and uni.id in messages[raw_id]["body"]
+    assert messages[wrapped_id]["body"] == marker
+    assert messages[wrapped_id]["originalId"] == "orig-1"
+    assert messages[wrapped_id]["dequeueCount"] >= 0 and messages[wrapped_id]["insertedAt"]
+    table = world.cli("poison", "list", "mailbox-sync-poison")  # either name works
+    assert table.code == 0 and raw_id in table.out and "(host: maxDequeueCount)" in table.out
+
+    replay = world.cli("poison", "replay", "mailbox-sync", raw_id, wrapped_id)
+    assert replay.code == 0, replay
+    assert "2 message(s)" in replay.out
+
+    # The host-moved message ran with its exact body: the worker noted its notifiedAt.
+    def noted() -> Any:
+        found = storage(stack, lambda r: r.mailboxes.find(uni.id, mailbox))
+        return found and found.value.last_notification_at
+
+    assert wait_for(noted).isoformat() == notified
+
+    # The wrapped one went back as its *original* body, so it is poisoned again with
+    # that body (not a wrapper inside a wrapper).
+    def repoisoned() -> list[str]:
+        return [m.id for m in _peek(stack, "mailbox-sync-poison")
+                if json.loads(base64.b64decode(m.content)).get("body") == marker]  # fmt: skip
+
+    [again_id] = wait_for(repoisoned, timeout=30, interval=0.3)
+    listed = json.loads(world.cli("poison", "list", "mailbox-sync", "--json").out)
+    [again] = [m for m in listed["messages"] if m["id"] == again_id]
+    assert again["body"] == marker and again["reason"].startswith("invalid MailboxSyncMessage")
+
+    dropped = world.cli("poison", "drop", "mailbox-sync", again["id"], "--yes")
+    assert dropped.code == 0 and "Dropped 1 message(s)" in dropped.out
+    assert again["id"] not in {m.id for m in _peek(stack, "mailbox-sync-poison")}
+    one_line_error(world.cli("poison", "replay", "mailbox-sync", again["id"]), 1, "not found")
+    assert t.id  # the module's tenant is untouched by poison work
+
+
+# -- subscriptions ----------------------------------------------------------------------
+def test_subscriptions_renew_lists_due_then_renews_now(world: World):
+    t = world.tenant
+    due = world.cli("subscriptions", "renew")
+    assert due.code == 0, due
+    assert world.ghost in due.out and "renew --now" in due.out
+
+    def ghost_failures(repos: Repositories) -> Any:
+        return repos.subscriptions.find(t.id, world.ghost)
+
+    before = storage(world.stack, ghost_failures).value.consecutive_failures
+    now = world.cli("subscriptions", "renew", "--now")
+    # The ghost room can't be subscribed (no such mailbox): reported, exit 1.
+    assert now.code == 1, now
+    assert "Subscription renewal" in now.out
+    assert now.lines[0].startswith("error: ") and "failed" in now.lines[0]
+    after = storage(world.stack, ghost_failures).value
+    assert after.consecutive_failures > before and after.state.value == "failing"
+    one_line_error(world.cli("subscriptions"), 2, "required: action")
