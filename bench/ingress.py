@@ -9,12 +9,14 @@ Prints one summary line. Run: `python -m bench.ingress`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
 import uuid
 
 import aiohttp
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
@@ -73,10 +75,8 @@ async def bare_enqueue(connection: str) -> int:
         connection, "bench-ceiling", message_encode_policy=TextBase64EncodePolicy()
     )
     async with client:
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await client.create_queue()
-        except Exception:  # exists
-            pass
         count = 0
         stop_at = time.monotonic() + SECONDS
 
@@ -111,7 +111,7 @@ def main() -> int:
                         }
                     ]
                 }
-            ).encode()  # fmt: skip
+            ).encode()
             for sub_id, secret in subs
         ]
         url = f"{stack.host.base_url}/api/graph/notifications"

@@ -7,6 +7,10 @@ no-ops, so recording costs next to nothing and nothing breaks. Logs are not expo
 by OpenTelemetry (the Functions host already ships the worker's log lines to
 Application Insights; exporting them twice would duplicate every trace).
 
+Traces: one span per function invocation (``functions/observability.py``) plus what the
+distro instruments (HTTP calls to Graph, storage calls). The distro's default sampler is
+rate limited; ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` change it.
+
 Instruments (names as they appear in Application Insights ``customMetrics``):
 
 | name | kind | attributes |

@@ -160,6 +160,7 @@ class RoomContext:
 
 CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
 CANCELLED_IN_BOOKKER = "Cancelled in Bookker"
+IN_FLIGHT = Ignore("a Bookker booking for this slot is being created")
 _DECLINED_BY = "Declined by Bookker: "
 _INVALID_TIMES = "The event has no valid start and end."
 
@@ -203,7 +204,7 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
     if remote.organizer_email and remote.organizer_email.lower() == ctx.room_mailbox.lower():
         return [Ignore("organized by the room itself")]
     if (remote.start, remote.end) in set(ctx.holds):
-        return [Ignore("a Bookker booking for this slot is being created")]
+        return [IN_FLIGHT]
     violations = judge(remote, ctx, ignore_id=None)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]

@@ -63,6 +63,7 @@ async def sync_mailbox_fn(msg: func.QueueMessage, context: func.Context) -> None
         result = await sync_mailbox(
             services(), message.tenant_id, message.mailbox, full=message.full,
             notified_at=message.notified_at,
+            unless_synced_after=message.unless_synced_after,
         )  # fmt: skip
     except NotFoundAppError as exc:  # tenant deleted since the poke: nothing to sync
         log.warning("sync of %s skipped: %s", message.mailbox, exc)

@@ -215,7 +215,7 @@ def timeline(
     """Sync lag over the last 24 h: one bar per sync run (height = lag), a grey tick
     for runs that served no pending notification; amber above the reconcile interval."""
     start = now - timedelta(hours=24)
-    top, bottom, left, right = 10, height - 12, 2, width - 2
+    top, bottom, left, right = 12, height - 12, 2, width - 2
     span = (now - start).total_seconds()
     peak = max([v for _, v in samples] + [60.0])
     scale = (bottom - top) / peak

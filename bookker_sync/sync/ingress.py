@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
 import time
@@ -21,6 +22,7 @@ from bookker_sync.sync.services import Services
 
 security_log = logging.getLogger("bookker_sync.security")
 CACHE_SECONDS = 300.0
+MAX_PAYLOAD_CHARS = 8000
 # Graph subscription ids are GUIDs. Anything else is rejected before it reaches storage:
 # a key with a lone surrogate or odd characters must not become a failed lookup (5xx).
 _SUBSCRIPTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
@@ -95,6 +97,18 @@ async def _authentic(
     return index
 
 
+def _payload(item: dict[str, Any]) -> dict[str, Any]:
+    """The item without its clientState, for the lifecycle worker's log. A queue message
+    holds 64 KB: a bigger (or unserialisable) item is kept as a truncated text, so one
+    odd item can't make the whole batch fail (503) on every retry."""
+    payload = {k: v for k, v in item.items() if k != "clientState"}
+    try:
+        text = json.dumps(payload)
+    except (ValueError, RecursionError):  # nesting the encoder won't follow
+        return {"truncated": "(not serialisable)"}
+    return payload if len(text) <= MAX_PAYLOAD_CHARS else {"truncated": text[:MAX_PAYLOAD_CHARS]}
+
+
 async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
     """Validate ``value`` items; enqueue one poke per (tenant, mailbox) and each
     lifecycle event. Raises if enqueueing fails (the caller answers 5xx: Graph retries)."""
@@ -112,8 +126,8 @@ async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
             lifecycle.append({
                 "kind": "lifecycle", "tenantId": index.tenant_id, "mailbox": index.mailbox,
                 "subscriptionId": item["subscriptionId"],
-                "lifecycleEvent": str(item.get("lifecycleEvent")),
-                "payload": {k: v for k, v in item.items() if k != "clientState"},
+                "lifecycleEvent": str(item.get("lifecycleEvent"))[:100],
+                "payload": _payload(item),
             })  # fmt: skip
         else:
             pokes[(index.tenant_id, index.mailbox)] = None

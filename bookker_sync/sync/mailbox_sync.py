@@ -17,6 +17,7 @@ from bookker_sync import telemetry
 from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
 from bookker_sync.domain.reconcile import (
     CANCELLED_IN_OUTLOOK,
+    IN_FLIGHT,
     CancelBooking,
     InspectOrganizer,
     RoomContext,
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(seconds=30)
 MAX_RUNS = 10
 MAX_FOLLOW_UP_SECONDS = 600
+IN_FLIGHT_WAIT_SECONDS = 3.0
 
 
 @dataclass
@@ -57,6 +59,7 @@ async def sync_mailbox(
     *,
     full: bool = False,
     notified_at: datetime | None = None,
+    unless_synced_after: datetime | None = None,
 ) -> SyncResult:
     result = SyncResult(mailbox=mailbox.lower())
     tenant = await get_tenant(services, tenant_id)
@@ -69,6 +72,10 @@ async def sync_mailbox(
     if space is None:
         log.warning("sync of %s skipped: no space of %s has this room mailbox", mailbox, tenant_id)
         return result
+    if unless_synced_after is not None and await _synced_since(
+        services, tenant_id, mailbox, unless_synced_after
+    ):
+        return result  # a follow-up poke whose holder was alive and did the work
     owner = mailbox_state.new_owner()
     acquired = await mailbox_state.acquire(
         services, tenant_id, mailbox, owner, services.clock.now()
@@ -79,7 +86,9 @@ async def sync_mailbox(
             # If the holder died, this poke runs once its lease has run out.
             delay = int(min(max(acquired.follow_up_seconds, 1), MAX_FOLLOW_UP_SECONDS))
             await services.queues.send(
-                MAILBOX_SYNC_QUEUE, {"tenantId": tenant_id, "mailbox": mailbox.lower()},
+                MAILBOX_SYNC_QUEUE,
+                {"tenantId": tenant_id, "mailbox": mailbox.lower(),
+                 "unlessSyncedAfter": services.clock.now().isoformat()},
                 delay_seconds=delay,
             )  # fmt: skip
         return result
@@ -169,9 +178,16 @@ async def _pull(
             result.items += 1
             if seen is not None and not remote.removed:
                 seen.add(remote.id)
-            stored = index.find(remote)
+            stored = index.find(remote) or await index.refresh_for(services, remote)
             context = await _context(services, index, remote)
-            await runner.run(reconcile(stored.booking if stored else None, remote, context))
+            actions = reconcile(stored.booking if stored else None, remote, context)
+            if actions == [IN_FLIGHT]:
+                # Bookker is storing this event's booking right now: wait for it (ms),
+                # so its room copy is recorded instead of looked up again later.
+                stored = await index.wait_for_booking(services, remote, IN_FLIGHT_WAIT_SECONDS)
+                if stored is not None:
+                    actions = reconcile(stored.booking, remote, context)
+            await runner.run(actions)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
         saved = page.next_link or page.delta_link
@@ -243,3 +259,9 @@ async def _note_notification(
         return True
 
     await mailbox_state.mutate_state(services, tenant_id, mailbox, change)
+
+
+async def _synced_since(services: Services, tenant_id: str, mailbox: str, moment: datetime) -> bool:
+    stored = await services.repos.mailboxes.find(tenant_id, mailbox.lower())
+    last = stored.value.last_sync_at if stored else None
+    return last is not None and last >= moment

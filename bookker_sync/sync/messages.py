@@ -23,6 +23,7 @@ class MailboxSyncMessage(BaseModel):
     mailbox: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     full: bool = False
     notified_at: datetime | None = Field(default=None, alias="notifiedAt")
+    unless_synced_after: datetime | None = Field(default=None, alias="unlessSyncedAfter")
 
 
 def parse_message(model: type[M], body: bytes) -> M:

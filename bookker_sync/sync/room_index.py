@@ -4,6 +4,8 @@ as actions are applied."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -75,8 +77,37 @@ class RoomIndex:
             self.user_bookings[user.id] = [r.booking for r in records]
         return self.user_bookings[user.id]
 
+    async def refresh_for(self, services: Services, remote: RemoteEvent) -> BookingRecord | None:
+        """An event this run's snapshot doesn't know: Bookker may have stored its booking
+        (or started creating it) since the snapshot was read. Look again before it is
+        judged as new, so a Bookker booking's own room copy is never declined as a
+        stranger. Costs two table reads, only for unknown events."""
+        if remote.removed:
+            return None
+        self._holds = None  # re-read in-flight creations too
+        if not remote.i_cal_uid:
+            return None
+        found = await services.repos.bookings.list(
+            self.tenant_id, "ICalUId eq @u", u=remote.i_cal_uid
+        )
+        for record in found:
+            self.put(record)
+        return self.find(remote)
+
+    async def wait_for_booking(
+        self, services: Services, remote: RemoteEvent, seconds: float
+    ) -> BookingRecord | None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            found = await self.refresh_for(services, remote)
+            if found is not None:
+                return found
+        return None
+
     async def holds(self, services: Services, now: datetime) -> list[tuple[datetime, datetime]]:
-        """In-flight Bookker creations in this space (read once per run)."""
+        """In-flight Bookker creations in this space (read once per run and again
+        whenever an unknown event shows up)."""
         if self._holds is None:
             entries = await services.ledger.holds(self.tenant_id, self.space.id, now)
             self._holds = [(e.start, e.end) for e in entries]
