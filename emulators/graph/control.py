@@ -24,6 +24,7 @@ from aiohttp import web
 from .directory import RoomPolicy
 from .faults import Faults
 from .state import Emulator
+from .subscriptions import Subscription, new_id
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -54,6 +55,8 @@ class ControlApi:
             web.put("/_emulator/faults", self.put_faults),
             web.post("/_emulator/notifications/flush", self.flush),
             web.post("/_emulator/subscriptions/{id}/lifecycle", self.lifecycle),
+            web.post("/_emulator/bulk/mailboxes", self.bulk_mailboxes),
+            web.post("/_emulator/bulk/subscriptions", self.bulk_subscriptions),
             web.post("/_emulator/delta/evict", self.evict),
             web.get("/_emulator/stats", self.get_stats),
             web.delete("/_emulator/stats", self.clear_stats),
@@ -130,6 +133,50 @@ class ControlApi:
             status = 409 if "belongs to" in str(exc) else 400
             return _error(status, "conflict" if status == 409 else "badRequest", str(exc))
         return web.json_response(mailbox.to_json(), status=201 if created else 200)
+
+    async def bulk_mailboxes(self, request: web.Request) -> web.Response:
+        """Benchmarks: many mailboxes in one call ``{tenantId, kind, addresses: [...]}``."""
+        body = await _json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("addresses"), list):
+            return _error(400, "badRequest", "body needs tenantId, kind and addresses")
+        tenant_id, kind = body.get("tenantId"), body.get("kind", "room")
+        if tenant_id not in self.emu.world.directory.tenants or kind not in ("user", "room"):
+            return _error(400, "badRequest", "unknown tenant or kind")
+        for address in body["addresses"]:
+            if not isinstance(address, str) or "@" not in address:
+                return _error(400, "badRequest", f"not an address: {address!r}")
+            self.emu.world.directory.add_mailbox(
+                tenant_id, address, address.split("@")[0], kind, RoomPolicy.from_json(None), None
+            )
+        return web.json_response({"created": len(body["addresses"])}, status=201)
+
+    async def bulk_subscriptions(self, request: web.Request) -> web.Response:
+        """Benchmarks: subscriptions as if created earlier (no handshake, no rate limit):
+        ``{tenantId, clientId, notificationUrl, lifecycleNotificationUrl, items:
+        [{mailbox, clientState, expirationDateTime}]}`` → ``{"value": [{id, mailbox}]}``."""
+        body = await _json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            return _error(400, "badRequest", "body needs tenantId, clientId, urls and items")
+        tenant, client = str(body.get("tenantId")), str(body.get("clientId"))
+        out = []
+        for item in body["items"]:
+            mailbox = self.emu.world.directory.resolve(str(item.get("mailbox")))
+            if mailbox is None or mailbox.tenant_id != tenant:
+                return _error(404, "notFound", f"unknown mailbox {item.get('mailbox')!r}")
+            expires = datetime.fromisoformat(str(item["expirationDateTime"]).replace("Z", "+00:00"))
+            sub = Subscription(
+                id=new_id(), tenant_id=tenant, client_id=client, creator_id=client,
+                mailbox=mailbox.key, mailbox_id=mailbox.id,
+                resource=f"/users/{mailbox.key}/events", change_type="created,updated,deleted",
+                change_types=frozenset({"created", "updated", "deleted"}),
+                notification_url=str(body.get("notificationUrl")),
+                lifecycle_url=body.get("lifecycleNotificationUrl"),
+                client_state=item.get("clientState"), expires=expires,
+            )  # fmt: skip
+            self.emu.notifier.authorized(sub)
+            self.emu.notifier.store.add(sub)
+            out.append({"id": sub.id, "mailbox": mailbox.key})
+        return web.json_response({"value": out}, status=201)
 
     async def get_clock(self, request: web.Request) -> web.Response:
         return web.json_response({"now": self.emu.clock.now().isoformat()})
