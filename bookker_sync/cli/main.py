@@ -20,6 +20,9 @@ from typing import Any
 from bookker_sync import log_context
 from bookker_sync.cli.errors import EXIT_FAILED, EXIT_USAGE, UsageError, error
 
+# The app's queues (storage.queues.APP_QUEUES; a test keeps the two equal). Named here
+# so a bad queue name is reported before the storage SDK is even imported.
+QUEUE_NAMES = ("mailbox-sync", "lifecycle", "outbound")
 QUEUES = "mailbox-sync, lifecycle or outbound"
 
 
@@ -88,13 +91,9 @@ def _check(args: argparse.Namespace) -> None:
     if args.command == "onboard" and not args.discover_rooms:
         raise UsageError("onboard needs --discover-rooms (the only way to find rooms so far)")
     if args.command == "poison":
-        from bookker_sync.sync.errors import BadRequestError
-        from bookker_sync.sync.operator import resolve_queue
-
-        try:
-            queue = resolve_queue(args.queue)
-        except BadRequestError as exc:
-            raise UsageError(exc.message) from exc
+        queue = args.queue.strip().lower().removesuffix("-poison")
+        if queue not in QUEUE_NAMES:
+            raise UsageError(f"unknown queue {args.queue!r} (known: {', '.join(QUEUE_NAMES)})")
         if args.action == "drop" and not args.yes:
             what = f"{len(args.ids)} message(s)" if args.ids else "all messages"
             raise UsageError(f"refusing to delete {what} of {queue}-poison without --yes")

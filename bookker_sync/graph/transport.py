@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
@@ -92,6 +93,10 @@ class GraphTransport:
                 error = _to_graph_error(exc)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 error = GraphUnavailableError(0, "NetworkError", str(exc))
+            except ClientAuthenticationError as exc:
+                # No token: unknown tenant, consent revoked, wrong secret. Not transient:
+                # callers treat it like a 401 from Graph (needs consent / 502).
+                error = GraphError(401, "AuthenticationFailed", str(exc).splitlines()[0][:300])
             self.stats.by_status[error.status] += 1
             telemetry.count_graph_request(error.status)
             if error.status == 429:

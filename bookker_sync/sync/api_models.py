@@ -17,7 +17,9 @@ from bookker_sync.domain.recurrence import Recurrence
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 MAX_BOOKING_WINDOW_DAYS = 36_500
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
 
 
 def _date_time(value: object) -> object:

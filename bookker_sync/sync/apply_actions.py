@@ -29,7 +29,7 @@ from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_bat
 from bookker_sync.graph.calendar import CalendarApi
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
 from bookker_sync.storage.errors import ConflictError
-from bookker_sync.storage.ledger import Claim, SlotTakenError
+from bookker_sync.storage.ledger import Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.sync import declines
 from bookker_sync.sync.booking_store import get_record, mutate
@@ -99,7 +99,13 @@ class ActionRunner:
             await self.services.ledger.claim(
                 booking.tenant_id, booking.space_id, [claim], self.services.clock.now(), hold=False
             )
-        except SlotTakenError:
+        except LedgerSpanError as exc:
+            violation = Violation(rule="maxMinutes", message=str(exc))
+            await self.apply(
+                DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
+            )
+            return
+        except (SlotTakenError, LedgerSpanError):
             clash = [b for b in self.index.confirmed() if b.overlaps(booking.start, booking.end)]
             detail = (
                 f"{self.index.space.name} is already booked then in Bookker."
@@ -152,7 +158,7 @@ class ActionRunner:
                 b.tenant_id, b.space_id, [after], self.services.clock.now(),
                 release=[before], hold=False,
             )  # fmt: skip
-        except SlotTakenError:
+        except (SlotTakenError, LedgerSpanError):
             violation = Violation(
                 rule="conflict", message=f"{self.index.space.name} is already booked then."
             )
@@ -180,7 +186,7 @@ class ActionRunner:
             await self.services.ledger.claim(
                 b.tenant_id, b.space_id, [claim], self.services.clock.now(), hold=False
             )
-        except SlotTakenError:
+        except (SlotTakenError, LedgerSpanError):
             violation = Violation(
                 rule="conflict", message=f"{self.index.space.name} is already booked then."
             )

@@ -161,3 +161,18 @@ def test_release_frees_the_room(stack: Stack):
         "spaceId": "room1", "userId": "alice", "start": at(2, 10), "end": at(2, 11),
     })  # fmt: skip
     assert r.status_code == 201, r.text
+
+
+def test_unknown_graph_tenant_answers_502_and_stores_nothing(stack: Stack):
+    tenant_id = "nograph-" + __import__("uuid").uuid4().hex[:8]
+    r = stack.api("PUT", f"tenants/{tenant_id}", {
+        "graphTenantId": "00000000-0000-0000-0000-000000000bad", "mode": "unidirectional",
+    })  # fmt: skip
+    assert r.status_code == 201
+    stack.api("PUT", f"tenants/{tenant_id}/users/ana", {"email": "ana@nowhere.test"})
+    stack.api("PUT", f"tenants/{tenant_id}/spaces/desk", {"name": "Desk"})
+    body = {"spaceId": "desk", "userId": "ana", "start": at(2, 9), "end": at(2, 10)}
+    r = stack.api("POST", f"tenants/{tenant_id}/bookings", body)
+    assert r.status_code == 502, r.text
+    assert r.json()["error"]["code"] == "GraphFailure"
+    assert stack.api("GET", f"tenants/{tenant_id}/bookings").json()["value"] == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,12 @@ def test_no_log_line_carries_a_client_state_or_secret(stack: Stack, tmp_path: Pa
     wait_for(notified)
     # The operator's view, with verbose logs.
     env, cwd = cli_env(stack), tmp_path
-    outputs = [run_cli("-v", *args, env=env, cwd=cwd) for args in (
+    commands = [
         ("tenants",), ("status", t.id), ("status", t.id, "--json"), ("resync", t.id),
         ("poison", "list", "lifecycle", "--json"), ("subscriptions", "renew"),
-    )]  # fmt: skip
+    ]  # fmt: skip
+    with ThreadPoolExecutor(3) as pool:
+        outputs = list(pool.map(lambda args: run_cli("-v", *args, env=env, cwd=cwd), commands))
     assert all(o.code == 0 for o in outputs), [o for o in outputs if o.code]
     assert any("level=info" in o.err for o in outputs)  # -v really logged something
 

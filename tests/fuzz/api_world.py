@@ -30,7 +30,7 @@ class ApiWorld:
     playground: Tenant
     pool: tuple[str, ...]  # playground bookings made before fuzzing
     snapshot: Tenant
-    snapshot_bookings: tuple[str, ...]  # confirmed, cancelled, released
+    snapshot_bookings: tuple[str, ...]  # confirmed, cancelled, released, a series of 2
     config: Tenant
     scratch_tenant_id: str
     snapshot_state: dict[str, Any]  # what snapshot() answered once the world was built

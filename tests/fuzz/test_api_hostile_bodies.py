@@ -105,7 +105,8 @@ not_str = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(),
                     st.lists(st.text(max_size=3), max_size=2),
                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))  # fmt: skip
 not_int = st.one_of(
-    st.text(max_size=8).filter(lambda s: not s.strip().lstrip("+-").isdigit()),
+    st.text(max_size=8),  # "5" too: the API reads JSON strictly, as its schema says
+    st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
                                                          max_size=2),
