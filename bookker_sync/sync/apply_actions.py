@@ -105,7 +105,7 @@ class ActionRunner:
                 DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
             )
             return
-        except (SlotTakenError, LedgerSpanError):
+        except SlotTakenError:
             clash = [b for b in self.index.confirmed() if b.overlaps(booking.start, booking.end)]
             detail = (
                 f"{self.index.space.name} is already booked then in Bookker."

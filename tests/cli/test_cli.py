@@ -14,6 +14,7 @@ import base64
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,32 +89,43 @@ def one_line_error(result: CliResult, code: int, *fragments: str) -> None:
 
 
 # -- bad input --------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("args", "code", "fragment"),
-    [
-        ((), 2, "required: COMMAND"),
-        (("frobnicate",), 2, "invalid choice"),
-        (("poison", "list", "bogus"), 2, "unknown queue 'bogus'"),
-        (("poison", "drop", "outbound"), 2, "without --yes"),
-        (("poison", "replay"), 2, "required: queue"),
-        (("onboard", "t-x"), 2, "--discover-rooms"),
-        (("status", "no-such-tenant"), 1, "tenant no-such-tenant not found"),
-        (("resync", "no-such-tenant"), 1, "tenant no-such-tenant not found"),
-        (("onboard", "no-such-tenant", "--discover-rooms"), 1, "not found"),
-    ],
-)
-def test_bad_input_is_one_line_and_a_non_zero_exit(world: World, args, code, fragment):
-    one_line_error(world.cli(*args), code, fragment)
+# (args, extra env, exit code, fragments of the one error line). Run concurrently: each
+# case is its own process.
+BAD_INPUT: list[tuple[tuple[str, ...], dict[str, str], int, tuple[str, ...]]] = [
+    ((), {}, 2, ("required: COMMAND",)),
+    (("frobnicate",), {}, 2, ("invalid choice",)),
+    (("poison", "list", "bogus"), {}, 2, ("unknown queue 'bogus'",)),
+    (("poison", "drop", "outbound"), {}, 2, ("without --yes",)),
+    (("poison", "replay"), {}, 2, ("required: queue",)),
+    (("onboard", "t-x"), {}, 2, ("--discover-rooms",)),
+    (("subscriptions",), {}, 2, ("required: action",)),
+    (("status", "no-such-tenant"), {}, 1, ("tenant no-such-tenant not found",)),
+    (("resync", "no-such-tenant"), {}, 1, ("tenant no-such-tenant not found",)),
+    (("onboard", "no-such-tenant", "--discover-rooms"), {}, 1, ("not found",)),
+    (("--settings", "nowhere.json", "tenants"), {}, 1, ("nowhere.json not found",)),
+    # no settings at all: every missing one named, in one line
+    (("tenants",), {"GRAPH_CLIENT_ID": "", "WEBHOOK_BASE_URL": "", "AzureWebJobsStorage": ""},
+     1, ("GRAPH_CLIENT_ID is missing", "WEBHOOK_BASE_URL is missing", "AzureWebJobsStorage")),
+]  # fmt: skip
 
 
-def test_unknown_room_is_an_error(world: World):
-    one_line_error(world.cli("resync", world.tenant.id, "no-such-room"), 1, "room no-such-room")
-
-
-def test_missing_settings_name_each_one(world: World, tmp_path: Path):
-    result = run_cli("tenants", env={}, cwd=tmp_path)
-    one_line_error(result, 1, "GRAPH_CLIENT_ID is missing", "WEBHOOK_BASE_URL is missing",
-                   "AzureWebJobsStorage")  # fmt: skip
+def test_bad_input_is_one_line_and_a_non_zero_exit(world: World):
+    dead = (
+        world.env["AzureWebJobsStorage"]
+        .replace(f":{world.stack.azurite.table_port}/", ":9/")
+        .replace(f":{world.stack.azurite.queue_port}/", ":9/")
+    )
+    cases = [
+        *BAD_INPUT,
+        (("resync", world.tenant.id, "no-such-room"), {}, 1, ("room no-such-room not found",)),
+        (("tenants",), {"AzureWebJobsStorage": dead}, 1, ("storage unreachable",)),
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda case: world.cli(*case[0], **case[1]), cases))
+    for (args, _, code, fragments), result in zip(cases, results, strict=True):
+        assert result.out == "", (args, result)
+        one_line_error(result, code, *fragments)
+        assert "AccountKey" not in result.err and "Eby8vdM02" not in result.err
 
 
 def test_settings_come_from_local_settings_json(world: World, tmp_path: Path):
@@ -121,20 +133,6 @@ def test_settings_come_from_local_settings_json(world: World, tmp_path: Path):
     result = run_cli("tenants", "--json", env={}, cwd=tmp_path)
     assert result.code == 0, result
     assert world.tenant.id in {t["tenantId"] for t in json.loads(result.out)}
-    one_line_error(
-        run_cli("--settings", "nowhere.json", "tenants", env={}, cwd=tmp_path), 1, "not found"
-    )
-
-
-def test_unreachable_storage_is_one_line(world: World):
-    dead = (
-        world.env["AzureWebJobsStorage"]
-        .replace(f":{world.stack.azurite.table_port}/", ":9/")
-        .replace(f":{world.stack.azurite.queue_port}/", ":9/")
-    )
-    result = world.cli("tenants", AzureWebJobsStorage=dead)
-    one_line_error(result, 1, "storage unreachable")
-    assert "AccountKey" not in result.err
 
 
 # -- tenants, onboard, status, resync ---------------------------------------------------
@@ -302,4 +300,3 @@ def test_subscriptions_renew_lists_due_then_renews_now(world: World):
     assert now.lines[0].startswith("error: ") and "failed" in now.lines[0]
     after = storage(world.stack, ghost_failures).value
     assert after.consecutive_failures > before and after.state.value == "failing"
-    one_line_error(world.cli("subscriptions"), 2, "required: action")

@@ -159,6 +159,13 @@ def test_queue_names(name):
     assert resolve_queue(name) in ("mailbox-sync", "lifecycle", "outbound")
 
 
+def test_cli_knows_the_app_queues():
+    from bookker_sync.cli.main import QUEUE_NAMES
+    from bookker_sync.storage.queues import APP_QUEUES
+
+    assert QUEUE_NAMES == APP_QUEUES
+
+
 def test_unknown_queue_is_a_bad_request():
     with pytest.raises(BadRequestError, match="unknown queue 'nope'"):
         resolve_queue("nope")

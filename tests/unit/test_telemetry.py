@@ -176,6 +176,8 @@ def test_with_a_connection_string_metrics_and_traces_reach_application_insights(
         APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true",
         APPLICATIONINSIGHTS_SDKSTATS_DISABLED="true",
         APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED="true",
+        # The distro's default sampler is rate limited and may drop a process' first span.
+        OTEL_TRACES_SAMPLER="always_on",
     )
     assert "exporting True" in out
     sent = out.split("\n", 1)[1]
