@@ -112,7 +112,12 @@ ORGANIZERS = [
     "guest@partner.com", ROOM,
 ]  # fmt: skip
 STORE_WRITES = (
-    AcceptOutlookBooking, UpdateBooking, CancelBooking, MarkDeclined, RecordCopy, Reconfirm,
+    AcceptOutlookBooking,
+    UpdateBooking,
+    CancelBooking,
+    MarkDeclined,
+    RecordCopy,
+    Reconfirm,
 )
 # what a rejected or Bookker-owned event may repeat when it comes again (the engine
 # makes these idempotent: a declined copy stays declined, a revert re-reads first,
