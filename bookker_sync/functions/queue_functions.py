@@ -6,11 +6,12 @@ queue's poison queue with the reason, instead of burning maxDequeueCount retries
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import azure.functions as func
 
-from bookker_sync import telemetry
+from bookker_sync import log_context, telemetry
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
 from bookker_sync.storage.queues import (
@@ -22,7 +23,12 @@ from bookker_sync.storage.queues import (
 from bookker_sync.sync import lifecycle
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.mailbox_sync import sync_mailbox
-from bookker_sync.sync.messages import BadMessage, MailboxSyncMessage, parse_message
+from bookker_sync.sync.messages import (
+    BadMessage,
+    MailboxSyncMessage,
+    parse_message,
+    parse_sync_pokes,
+)
 from bookker_sync.sync.outbound import OutboundMessage, apply_outbound
 
 log = logging.getLogger(__name__)
@@ -55,10 +61,18 @@ async def apply_outbound_fn(msg: func.QueueMessage, context: func.Context) -> No
 @observed
 async def sync_mailbox_fn(msg: func.QueueMessage, context: func.Context) -> None:
     try:
-        message = parse_message(MailboxSyncMessage, msg.get_body())
+        pokes = parse_sync_pokes(msg.get_body())
     except BadMessage as exc:
         await to_poison(MAILBOX_SYNC_QUEUE, msg, str(exc))
         return
+    # A batch of pokes (one per mailbox) runs concurrently; each sync takes its own
+    # mailbox lease. If one fails the message is retried and the others re-run as
+    # cheap incremental deltas.
+    await asyncio.gather(*(_sync_one(poke) for poke in pokes))
+
+
+async def _sync_one(message: MailboxSyncMessage) -> None:
+    log_context.bind(tenant=message.tenant_id, mailbox=message.mailbox)  # this task only
     try:
         result = await sync_mailbox(
             services(), message.tenant_id, message.mailbox, full=message.full,

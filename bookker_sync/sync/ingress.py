@@ -5,7 +5,6 @@ one cached point read per unknown subscription, one enqueue per (tenant, mailbox
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -16,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bookker_sync import telemetry
-from bookker_sync.storage.queues import LIFECYCLE_QUEUE, MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import SubscriptionIndex
+from bookker_sync.sync.poke_writer import writer_for
 from bookker_sync.sync.services import Services
 
 security_log = logging.getLogger("bookker_sync.security")
@@ -132,12 +131,6 @@ async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
         else:
             pokes[(index.tenant_id, index.mailbox)] = None
     now = services.clock.now().isoformat()
-    sends = [
-        services.queues.send(
-            MAILBOX_SYNC_QUEUE, {"tenantId": tenant, "mailbox": mailbox, "notifiedAt": now}
-        )
-        for tenant, mailbox in pokes
-    ] + [services.queues.send(LIFECYCLE_QUEUE, body) for body in lifecycle]
-    await asyncio.gather(*sends)
+    await writer_for(services.queues).persist({key: now for key in pokes}, lifecycle)
     result.pokes, result.lifecycle = len(pokes), len(lifecycle)
     return result

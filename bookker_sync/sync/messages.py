@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TypeVar
 
@@ -24,6 +25,26 @@ class MailboxSyncMessage(BaseModel):
     full: bool = False
     notified_at: datetime | None = Field(default=None, alias="notifiedAt")
     unless_synced_after: datetime | None = Field(default=None, alias="unlessSyncedAfter")
+
+
+class MailboxSyncBatch(BaseModel):
+    """``mailbox-sync`` as written by the webhook under load: {"pokes": [...]} (one
+    queue write for many mailboxes; see sync/poke_writer.py)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    pokes: list[MailboxSyncMessage] = Field(min_length=1, max_length=1000)
+
+
+def parse_sync_pokes(body: bytes) -> list[MailboxSyncMessage]:
+    """Either form of a mailbox-sync message, as a list of pokes."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadMessage(f"mailbox-sync message is not JSON: {exc}") from exc
+    if isinstance(data, dict) and "pokes" in data:
+        return parse_message(MailboxSyncBatch, body).pokes
+    return [parse_message(MailboxSyncMessage, body)]
 
 
 def parse_message(model: type[M], body: bytes) -> M:
