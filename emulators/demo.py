@@ -5,6 +5,7 @@ Graph emulator); "Outlook" actions are plain Graph API calls made as the user wo
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 import uuid
@@ -193,6 +194,91 @@ class Demo:
         self.ok("Sala Mar declined its copy with the reason; the room is free again")
         self.show_bookings()
 
+    # -- Outlook → Bookker -------------------------------------------------------------
+    def wait_subscribed(self) -> None:
+        self.step("5. Bookker subscribes to every room's calendar (Graph change notifications)")
+
+        def subscribed() -> bool:
+            tenants = self.api.get("/health").json().get("tenants", [])
+            mine = [t for t in tenants if t["tenantId"] == self.tenant]
+            return bool(mine) and mine[0]["subscriptions"]["active"] == 2
+
+        self.wait("both rooms to be subscribed", subscribed)
+        self.ok("2 subscriptions active; each room had its initial delta sync")
+
+    def bookings_where(self, **match: str) -> list[dict[str, Any]]:
+        found = self.api.get(f"/tenants/{self.tenant}/bookings").json()["value"]
+        return [b for b in found if all(b.get(k) == v for k, v in match.items())]
+
+    def outlook_booking(self) -> dict[str, Any]:
+        self.step("6. Bob books Sala Mar in Outlook → it reaches Bookker, checked by its rules")
+        start = self.next_weekday(11)
+        event = self.outlook("POST", f"users/{self.bob}/events", {
+            "subject": "Customer call",
+            "start": _utc(start), "end": _utc(start + timedelta(hours=1)),
+            "location": {"displayName": "Sala Mar"},
+            "attendees": [{"emailAddress": {"address": self.mar}, "type": "resource"}],
+        }).json()  # fmt: skip
+        self.wait(
+            "the Outlook booking in Bookker",
+            lambda: bool(self.bookings_where(source="outlook", status="confirmed")),
+        )
+        self.ok("notification → delta sync → rules passed → stored as an Outlook booking")
+        self.show_bookings()
+        return dict(event)
+
+    def outlook_violation(self) -> None:
+        self.step("7. Bob books Sala Sol (finance only) in Outlook → declined with the reason")
+        start = self.next_weekday(12)
+        event = self.outlook("POST", f"users/{self.bob}/events", {
+            "subject": "Team lunch", "start": _utc(start), "end": _utc(start + timedelta(hours=1)),
+            "attendees": [{"emailAddress": {"address": self.sol}, "type": "resource"}],
+        }).json()  # fmt: skip
+
+        def declined() -> bool:
+            organizer = self.outlook("GET", f"users/{self.bob}/events/{event['id']}").json()
+            room = [a for a in organizer.get("attendees", [])
+                    if a["emailAddress"]["address"].lower() == self.sol]  # fmt: skip
+            return bool(room) and room[0]["status"]["response"] == "declined"
+
+        self.wait("Sala Sol to decline", declined)
+        self.ok("Sala Sol declined it; Bob's Outlook shows the room as declined, and the")
+        self.ok("decline comment gives Bookker's reason (see the status page's recent declines)")
+
+    def outlook_revert_and_cancel(self, event: dict[str, Any]) -> None:
+        self.step("8. Bob moves his meeting to 22:00 → not allowed there: moved back")
+        late = self.next_weekday(21)
+        self.outlook(
+            "PATCH",
+            f"users/{self.bob}/events/{event['id']}",
+            {"start": _utc(late), "end": _utc(late + timedelta(hours=1))},
+        )
+
+        def reverted() -> bool:
+            now = self.outlook("GET", f"users/{self.bob}/events/{event['id']}").json()
+            return str(now["start"]["dateTime"]).startswith(event["start"]["dateTime"][:16])
+
+        self.wait("the revert", reverted)
+        self.ok(
+            "the organizer's event is back at its booked time (re-read first, never clobbering)"
+        )
+        self.step("9. Bob cancels the meeting in Outlook → cancelled in Bookker")
+        self.outlook("POST", f"users/{self.bob}/events/{event['id']}/cancel", {"comment": "no"})
+        self.wait(
+            "the cancellation",
+            lambda: bool(self.bookings_where(source="outlook", status="cancelled")),
+        )
+        self.show_bookings()
+
+    def operators(self) -> None:
+        self.step("10. For operators: `python -m bookker_sync status contoso` and /api/status")
+        subprocess.call([sys.executable, "-m", "bookker_sync", "status", self.tenant])
+        self.ok("status page: http://localhost:7071/api/status (HTML, no build step)")
+
+
+def _utc(moment: datetime) -> dict[str, str]:
+    return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
 
 def main() -> int:
     demo = Demo()
@@ -202,6 +288,11 @@ def main() -> int:
         booking = demo.bookker_booking()
         demo.rule_violation()
         demo.release(booking)
+        demo.wait_subscribed()
+        event = demo.outlook_booking()
+        demo.outlook_violation()
+        demo.outlook_revert_and_cancel(event)
+        demo.operators()
     except httpx.HTTPError as exc:
         console.print(f"[red]demo: {exc}[/red]")
         return 1

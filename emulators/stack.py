@@ -101,10 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stack: starting Graph emulator on https://localhost:{GRAPH_PORT} ...", flush=True)
         children.append(start_graph_emulator())
         print(f"stack: starting Functions host on http://localhost:{HOST_PORT} ...", flush=True)
-        host = start_functions_host(
-            LOCAL / "logs" / "functions-host.log", host_env(azurite.connection_string),
-            port=HOST_PORT,
-        )  # fmt: skip
+        env = host_env(azurite.connection_string)
+        host = start_functions_host(LOCAL / "logs" / "functions-host.log", env, port=HOST_PORT)
         children.append(host.child)
         print(
             "stack: up. Health: curl -s localhost:7071/api/health\n"
@@ -112,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if args.demo:
-            code = subprocess.call([python(), "-m", "emulators.demo"], cwd=REPO)
+            # The demo also runs the operator CLI, which needs the app's settings.
+            code = subprocess.call(
+                [python(), "-m", "emulators.demo"], cwd=REPO, env={**os.environ, **env}
+            )
             if code != 0 or args.exit_after_demo:
                 return code
         while all(c.alive() for c in children):

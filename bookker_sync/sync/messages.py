@@ -41,7 +41,7 @@ def parse_sync_pokes(body: bytes) -> list[MailboxSyncMessage]:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise BadMessage(f"mailbox-sync message is not JSON: {exc}") from exc
+        raise BadMessage(f"invalid MailboxSyncMessage: not JSON ({exc})") from exc
     if isinstance(data, dict) and "pokes" in data:
         return parse_message(MailboxSyncBatch, body).pokes
     return [parse_message(MailboxSyncMessage, body)]
