@@ -21,7 +21,7 @@ from bookker_sync.storage.repositories import SubscriptionRecord, SubscriptionSt
 from bookker_sync.storage.tables import TableWrite
 from bookker_sync.sync.mailbox_sync import sync_mailbox
 from bookker_sync.sync.renewal import renew_due
-from bookker_sync.sync.services import Services, services_for
+from bookker_sync.sync.services import Services, close_services, services_for
 from tests.support.functions_host import APP_CLIENT_ID, Stack, running_stack, wait_for
 from tests.support.outlook import Outlook
 
@@ -72,7 +72,7 @@ async def seed_subscriptions(stack: Stack, tenant_id: str, graph_tenant: str) ->
     for start in range(0, len(records), 100):  # one partition: 100 per transaction
         chunk = records[start : start + 100]
         await table.transact(tenant_id, [TableWrite("create", r.mailbox, r) for r in chunk])
-    await svc.storage.close()
+    await close_services(svc)
 
 
 def subscription_writes(stats: dict[str, Any]) -> int:
@@ -99,7 +99,7 @@ async def renewal_cycle(stack: Stack) -> dict[str, Any]:
     stop.set()
     await sampler
     requests = svc.graph.stats().requests - before_requests
-    await svc.storage.close()
+    await close_services(svc)
     peak = 0
     for t0, w0 in samples:
         window = [w for t, w in samples if t0 <= t <= t0 + 20]
@@ -133,7 +133,7 @@ async def busy_room_sync_memory(stack: Stack) -> tuple[float, int]:
         if result.ran:
             break
         await asyncio.sleep(1)
-    await svc.storage.close()
+    await close_services(svc)
     assert result.ran and result.items >= BUSY_ROOM_EVENTS, result
     return peak / 1e6, result.items
 

@@ -31,7 +31,7 @@ from bookker_sync.sync.operator import (
     TenantSummary,
 )
 from bookker_sync.sync.renewal import RenewalReport
-from bookker_sync.sync.status import RoomHealth, RoomStatus, StatusReport
+from bookker_sync.sync.status import RoomHealth, RoomStatus, StatusReport, human_span
 
 HEALTH_STYLE = {
     RoomHealth.IN_SYNC: "green",
@@ -61,13 +61,7 @@ def when(moment: datetime | None, now: datetime) -> str:
 
 
 def _span(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f}h"
-    return f"{seconds / 86400:.0f}d"
+    return human_span(seconds)
 
 
 def lag(value: float | None) -> str:

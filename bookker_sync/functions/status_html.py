@@ -7,7 +7,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html import escape
 
-from bookker_sync.sync.status import RoomHealth, RoomStatus, StatusReport, TenantStatus
+from bookker_sync.sync.status import (
+    RoomHealth,
+    RoomStatus,
+    StatusReport,
+    TenantStatus,
+    human_span,
+)
 
 CSS = """
 :root { color-scheme: light; --ok:#1a7f37; --ok-bg:#dafbe1; --lag:#9a6700; --lag-bg:#fff8c5;
@@ -176,15 +182,7 @@ def _declines(room: RoomStatus, now: datetime) -> str:
 
 
 def _seconds(value: float) -> str:
-    if value < 1:
-        return "0 s" if value == 0 else "<1 s"
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} min"
-    if value < 2 * 86400:
-        return f"{value / 3600:.1f} h"
-    return f"{value / 86400:.1f} d"
+    return human_span(value)
 
 
 def _relative(moment: datetime, now: datetime) -> str:

@@ -4,6 +4,7 @@ a re-run of the same delta page leaves the same final state."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from urllib.parse import quote
 
 from bookker_sync.domain.models import BookingStatus, Violation
@@ -168,13 +169,7 @@ class ActionRunner:
             return
 
         def change(rec: BookingRecord) -> bool:
-            rec.booking.start, rec.booking.end = action.start, action.end
-            ref = rec.booking.outlook
-            ref.resource_event_id, ref.resource_change_key = (
-                action.remote.id,
-                action.remote.change_key,
-            )
-            rec.resource_event = action.remote.raw
+            _adopt_copy(rec, action.start, action.end, action.remote)
             return True
 
         await self._mutate(b.id, change)
@@ -199,13 +194,7 @@ class ActionRunner:
             if rec.booking.status is not BookingStatus.DECLINED:
                 return False
             rec.booking.status, rec.booking.status_reason = BookingStatus.CONFIRMED, None
-            rec.booking.start, rec.booking.end = action.start, action.end
-            ref = rec.booking.outlook
-            ref.resource_event_id, ref.resource_change_key = (
-                action.remote.id,
-                action.remote.change_key,
-            )
-            rec.resource_event = action.remote.raw
+            _adopt_copy(rec, action.start, action.end, action.remote)
             return True
 
         await self._mutate(b.id, change)
@@ -330,6 +319,14 @@ class ActionRunner:
         await self.calendar.update_event(ref.organizer_mailbox, organizer.id, patch)
         log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
                  action.restore_end, action.reason)  # fmt: skip
+
+
+def _adopt_copy(rec: BookingRecord, start: datetime, end: datetime, remote: RemoteEvent) -> None:
+    """The booking takes the room copy's times, id, version and JSON."""
+    rec.booking.start, rec.booking.end = start, end
+    ref = rec.booking.outlook
+    ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
+    rec.resource_event = remote.raw
 
 
 def _segment(value: str) -> str:

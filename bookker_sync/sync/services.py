@@ -55,3 +55,10 @@ def _gateway(settings: Settings) -> GraphGateway:
     if key not in _gateways:
         _gateways[key] = GraphGateway(settings.graph)
     return _gateways[key]
+
+
+async def close_services(services: Services) -> None:
+    """Close this loop's storage and Graph clients (tools and tests that end their loop)."""
+    await services.storage.close()
+    await services.graph.close()
+    _by_loop.pop(id(asyncio.get_running_loop()), None)

@@ -130,15 +130,22 @@ def classify(
     return RoomHealth.IN_SYNC, []
 
 
-def _ago(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
+def human_span(seconds: float) -> str:
+    """A duration for people: "0 s", "<1 s", "45 s", "12 min", "3.5 h", "7.0 d".
+    Shared by the CLI, the status page and the verdict reasons."""
+    if seconds < 1:
+        return "0 s" if seconds == 0 else "<1 s"
     if seconds < 120:
-        return f"{seconds}s"
+        return f"{seconds:.0f} s"
     if seconds < 7200:
-        return f"{seconds // 60} min"
+        return f"{seconds / 60:.0f} min"
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _ago(delta: timedelta) -> str:
+    return human_span(delta.total_seconds())
 
 
 def room_mailbox(tenant: Tenant, space: Space) -> str | None:

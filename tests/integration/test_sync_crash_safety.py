@@ -17,7 +17,7 @@ from bookker_sync.settings import load_settings
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import apply_actions
 from bookker_sync.sync.mailbox_sync import sync_mailbox
-from bookker_sync.sync.services import Services, services_for
+from bookker_sync.sync.services import Services, close_services, services_for
 from tests.support.functions_host import APP_CLIENT_ID, APP_SECRET
 from tests.support.outlook import Outlook
 
@@ -100,7 +100,7 @@ async def services(stack):
     }  # fmt: skip
     svc = services_for(load_settings(env))
     yield svc
-    await svc.storage.close()
+    await close_services(svc)
 
 
 async def run_world(stack, services, crash_after: int | None, monkeypatch) -> tuple[tuple, int]:
