@@ -176,3 +176,59 @@ def test_unknown_graph_tenant_answers_502_and_stores_nothing(stack: Stack):
     assert r.status_code == 502, r.text
     assert r.json()["error"]["code"] == "GraphFailure"
     assert stack.api("GET", f"tenants/{tenant_id}/bookings").json()["value"] == []
+
+
+def test_at_most_four_requests_at_once_per_mailbox(stack: Stack):
+    """Outlook allows 4 concurrent requests per mailbox: 12 bookings for one user at once
+    must not trip the emulator's concurrency limit (zero 429s for that mailbox)."""
+    t = stack.new_tenant("unidirectional")
+    alice = t.add_user("alice")
+    for i in range(12):
+        t.add_space(f"desk{i}", room=False)
+    results: list[int] = []
+
+    def post(i: int) -> None:
+        import httpx
+
+        r = httpx.post(f"{stack.host.base_url}/api/tenants/{t.id}/bookings", json={
+            "spaceId": f"desk{i}", "userId": "alice", "start": at(5, 9), "end": at(5, 10),
+        }, timeout=120)  # fmt: skip
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [201] * 12
+    throttled = [r for r in stack.emulator.stats()["requests"]
+                 if (r.get("mailbox") or "").lower() == alice and r["status"] == 429]  # fmt: skip
+    assert throttled == []
+
+
+def test_throttled_and_failing_graph_is_retried(stack: Stack):
+    t = stack.new_tenant("unidirectional")
+    alice = t.add_user("alice")
+    t.add_space("desk", room=False)
+    stack.emulator.set_faults(seed=7, throttleRate=0.3, retryAfterSeconds=0)
+    try:
+        created = [
+            stack.api(
+                "POST",
+                f"tenants/{t.id}/bookings",
+                {
+                    "spaceId": "desk",
+                    "userId": "alice",
+                    "start": at(6, h),
+                    "end": at(6, h + 1),
+                },
+            ).status_code
+            for h in (8, 10, 12, 14)
+        ]
+    finally:
+        stack.emulator.set_faults(seed=7)
+    assert created == [201] * 4
+    throttled = sum(r["count"] for r in stack.emulator.stats()["requests"]
+                    if (r.get("mailbox") or "").lower() == alice and r["status"] == 429)  # fmt: skip
+    assert throttled > 0  # Graph said 429, the app waited and retried
+    assert len(user_events(stack, t, alice)) == 4  # and never created a duplicate
