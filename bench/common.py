@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.support.functions_host import running_stack
 
-__all__ = ["diff", "requests_for_mailbox", "running_stack", "wait_until"]
+__all__ = ["requests_for_mailbox", "running_stack", "wait_until"]
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
@@ -29,7 +29,3 @@ def requests_for_mailbox(stats: dict[str, Any], mailbox: str) -> dict[str, int]:
         if str(row.get("mailbox") or "").lower() == mailbox.lower():
             out[row["method"]] = out.get(row["method"], 0) + int(row["count"])
     return out
-
-
-def diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}

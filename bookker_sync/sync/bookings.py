@@ -129,7 +129,7 @@ async def create_booking(
         checks = check_occurrences(
             space=space, user=user, occurrences=occurrences, user_bookings=mine, now=now
         )
-        _raise_for([_dated(c.start, v, space) for c in checks for v in c.violations])
+        _raise_for([_dated(c.start, v) for c in checks for v in c.violations])
     series_id = booking_id if body.recurrence is not None else None
     ids = [booking_id] if series_id is None else [
         occurrence_id(series_id, i) for i in range(len(occurrences))
@@ -160,7 +160,7 @@ def _occurrences(body: BookingCreate, space: Space) -> list[tuple[datetime, date
         raise BadRequestError(f"recurrence: {exc}") from exc
 
 
-def _dated(start: datetime, violation: Violation, space: Space) -> Violation:
+def _dated(start: datetime, violation: Violation) -> Violation:
     return Violation(
         rule=violation.rule, message=f"{start.date().isoformat()}: {violation.message}"
     )

@@ -48,10 +48,6 @@ async def _index(services: Services, subscription_id: str) -> SubscriptionIndex 
     return stored.value
 
 
-def forget(subscription_id: str) -> None:
-    _cache.pop(subscription_id, None)
-
-
 def _reject(result: IngressResult, reason: str, item: dict[str, Any]) -> None:
     result.rejected += 1
     result.reasons[reason] = result.reasons.get(reason, 0) + 1
