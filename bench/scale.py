@@ -19,9 +19,9 @@ from typing import Any
 from bookker_sync.settings import load_settings
 from bookker_sync.storage.repositories import SubscriptionRecord, SubscriptionState
 from bookker_sync.storage.tables import TableWrite
-from bookker_sync.sync.mailbox_sync import sync_mailbox
-from bookker_sync.sync.renewal import renew_due
+from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
 from bookker_sync.sync.services import Services, close_services, services_for
+from bookker_sync.sync.subscriptions.renewal import renew_due
 from tests.support.functions_host import APP_CLIENT_ID, Stack, running_stack, wait_for
 from tests.support.outlook import Outlook
 

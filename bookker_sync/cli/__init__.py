@@ -1,2 +1,2 @@
 """The operator CLI, ``python -m bookker_sync``: parses arguments and prints; the use
-cases it runs live in ``bookker_sync.sync.operator`` and ``bookker_sync.sync.status``."""
+cases it runs live in ``bookker_sync.sync.ops`` (operator_commands, status)."""

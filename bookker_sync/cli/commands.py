@@ -18,9 +18,9 @@ from rich.table import Table
 from bookker_sync.cli import render
 from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
 from bookker_sync.settings import load_settings
-from bookker_sync.sync import operator
+from bookker_sync.sync.ops import operator_commands as operator
+from bookker_sync.sync.ops.status import status_report
 from bookker_sync.sync.services import Services, services_for
-from bookker_sync.sync.status import status_report
 
 # -- commands ----------------------------------------------------------------------------
 Command = Callable[[Services, argparse.Namespace, Console], Awaitable[int]]

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bookker_sync.log_context import redact
-from bookker_sync.sync.operator import (
+from bookker_sync.sync.ops.operator_commands import (
     OnboardReport,
     PoisonMessage,
     PoisonResult,
@@ -30,8 +30,8 @@ from bookker_sync.sync.operator import (
     RoomMapping,
     TenantSummary,
 )
-from bookker_sync.sync.renewal import RenewalReport
-from bookker_sync.sync.status import RoomHealth, RoomStatus, StatusReport, human_span
+from bookker_sync.sync.ops.status import RoomHealth, RoomStatus, StatusReport, human_span
+from bookker_sync.sync.subscriptions.renewal import RenewalReport
 
 HEALTH_STYLE = {
     RoomHealth.IN_SYNC: "green",

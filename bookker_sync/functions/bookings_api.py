@@ -7,12 +7,7 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from bookker_sync.domain.models import Booking, BookingStatus
-from bookker_sync.functions.deps import services
-from bookker_sync.functions.http_helpers import handle, parse_body, route_id
-from bookker_sync.functions.observability import observed
-from bookker_sync.functions.responses import json_response
-from bookker_sync.sync import bookings, config
-from bookker_sync.sync.api_models import (
+from bookker_sync.functions.api_models import (
     BookingCreate,
     BookingPatch,
     ReleaseRequest,
@@ -20,7 +15,13 @@ from bookker_sync.sync.api_models import (
     TenantPut,
     UserPut,
 )
+from bookker_sync.functions.deps import services
+from bookker_sync.functions.http_helpers import handle, parse_body, route_id
+from bookker_sync.functions.observability import observed
+from bookker_sync.functions.responses import json_response
 from bookker_sync.sync.errors import BadRequestError
+from bookker_sync.sync.outbound import bookings
+from bookker_sync.sync.outbound import tenants as config
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 FUNCTION = func.AuthLevel.FUNCTION
@@ -32,7 +33,7 @@ MAX_IDEMPOTENCY_KEY = 200
 async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
-        body = parse_body(req, TenantPut)
+        body = parse_body(req, TenantPut).to_command()
         tenant, created = await config.put_tenant(services(), tenant_id, body)
         return json_response(tenant.to_json_dict(), 201 if created else 200)
 
@@ -44,7 +45,7 @@ async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpR
 async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, space_id = route_id(req, "tenantId"), route_id(req, "spaceId")
-        body = parse_body(req, SpacePut)
+        body = parse_body(req, SpacePut).to_command()
         space, created = await config.put_space(services(), tenant_id, space_id, body)
         return json_response(space.to_json_dict(), 201 if created else 200)
 
@@ -56,7 +57,7 @@ async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpRe
 async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, user_id = route_id(req, "tenantId"), route_id(req, "userId")
-        body = parse_body(req, UserPut)
+        body = parse_body(req, UserPut).to_command()
         user, created = await config.put_user(services(), tenant_id, user_id, body)
         return json_response(user.to_json_dict(), 201 if created else 200)
 
@@ -70,7 +71,7 @@ async def bookings_collection(req: func.HttpRequest, context: func.Context) -> f
         tenant_id = route_id(req, "tenantId")
         if req.method.upper() == "GET":
             return await _list(req, tenant_id)
-        body = parse_body(req, BookingCreate)
+        body = parse_body(req, BookingCreate).to_command()
         key = req.headers.get("idempotency-key") or req.headers.get("x-ms-client-request-id")
         if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:  # as openapi.json says
             raise BadRequestError(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY}")
@@ -133,7 +134,7 @@ async def booking_item(req: func.HttpRequest, context: func.Context) -> func.Htt
             stored = await bookings.get_booking(services(), tenant_id, booking_id)
             return json_response(_out(stored.value.booking))
         if method == "PATCH":
-            patch = parse_body(req, BookingPatch)
+            patch = parse_body(req, BookingPatch).to_command()
             updated = await bookings.update_booking(services(), tenant_id, booking_id, patch)
             return json_response(_out(updated))
         await bookings.delete_booking(services(), tenant_id, booking_id)

@@ -7,7 +7,7 @@ import azure.functions as func
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import json_response
-from bookker_sync.sync.health import health_report
+from bookker_sync.sync.ops.health import health_report
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -10,9 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from bookker_sync.domain.models import Booking, Space, Tenant, User
-from bookker_sync.functions.bookings_api import MAX_IDEMPOTENCY_KEY
-from bookker_sync.functions.responses import json_response
-from bookker_sync.sync.api_models import (
+from bookker_sync.functions.api_models import (
     ID_PATTERN,
     BookingCreate,
     BookingPatch,
@@ -21,6 +19,8 @@ from bookker_sync.sync.api_models import (
     TenantPut,
     UserPut,
 )
+from bookker_sync.functions.bookings_api import MAX_IDEMPOTENCY_KEY
+from bookker_sync.functions.responses import json_response
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 _MODELS: list[type[BaseModel]] = [

@@ -20,16 +20,16 @@ from bookker_sync.storage.queues import (
     OUTBOUND_QUEUE,
     poison_queue,
 )
-from bookker_sync.sync import lifecycle
 from bookker_sync.sync.errors import NotFoundAppError
-from bookker_sync.sync.mailbox_sync import sync_mailbox
+from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
 from bookker_sync.sync.messages import (
     BadMessage,
     MailboxSyncMessage,
     parse_message,
     parse_sync_pokes,
 )
-from bookker_sync.sync.outbound import OutboundMessage, apply_outbound
+from bookker_sync.sync.outbound.release import OutboundMessage, apply_outbound
+from bookker_sync.sync.subscriptions import lifecycle
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]

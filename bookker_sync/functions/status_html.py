@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html import escape
 
-from bookker_sync.sync.status import (
+from bookker_sync.sync.ops.status import (
     RoomHealth,
     RoomStatus,
     StatusReport,

@@ -17,7 +17,7 @@ from bookker_sync.functions.status_html import error_page, render
 from bookker_sync.settings import SettingsError
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.sync.errors import NotFoundAppError
-from bookker_sync.sync.status import status_report
+from bookker_sync.sync.ops.status import status_report
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]

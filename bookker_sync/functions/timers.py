@@ -8,8 +8,8 @@ import azure.functions as func
 
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
-from bookker_sync.sync.reconcile_all import reconcile_all
-from bookker_sync.sync.renewal import renew_due
+from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
+from bookker_sync.sync.subscriptions.renewal import renew_due
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -10,7 +10,7 @@ import azure.functions as func
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import error_response, json_response
-from bookker_sync.sync import ingress
+from bookker_sync.sync.inbound import ingress
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]

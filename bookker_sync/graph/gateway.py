@@ -6,7 +6,7 @@ import asyncio
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.client import build_credential, build_graph_client
 from bookker_sync.graph.places import PlacesApi
 from bookker_sync.graph.subscriptions import SubscriptionsApi

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from . import attendant, recurrence
-from .calendar import Calendar, overlaps, series_bounds, shape_of
+from .calendars import Calendar, overlaps, series_bounds, shape_of
 from .changelog import ChangeLog, ChangeType
 from .clock import VirtualClock
 from .directory import Directory, Mailbox

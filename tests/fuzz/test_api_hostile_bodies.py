@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 
 from bookker_sync.domain.models import WEEKDAYS, SpaceRules, TimeRange, UserRules
 from bookker_sync.domain.recurrence import Recurrence
-from bookker_sync.functions.http_helpers import MAX_BODY_BYTES
-from bookker_sync.sync.api_models import (
+from bookker_sync.functions.api_models import (
     ID_PATTERN,
     BookingCreate,
     BookingPatch,
@@ -32,6 +31,7 @@ from bookker_sync.sync.api_models import (
     TenantPut,
     UserPut,
 )
+from bookker_sync.functions.http_helpers import MAX_BODY_BYTES
 from tests.fuzz import strategies as hs
 from tests.fuzz.api_world import SPACES, USERS, ApiWorld, snapshot_of
 from tests.fuzz.budget import count, fuzz

@@ -15,8 +15,8 @@ from bookker_sync.settings import StorageSettings
 from bookker_sync.storage.clients import build_clients
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE, QueueSender
+from bookker_sync.sync.inbound.poke_writer import PokeWriter
 from bookker_sync.sync.messages import parse_sync_pokes
-from bookker_sync.sync.poke_writer import PokeWriter
 from emulators.processes import start_azurite
 
 

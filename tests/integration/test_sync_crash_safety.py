@@ -15,8 +15,8 @@ import pytest
 from bookker_sync.domain.models import Space, SpaceRules, Tenant, TenantMode, User
 from bookker_sync.settings import load_settings
 from bookker_sync.storage.repositories import TENANT_PARTITION
-from bookker_sync.sync import apply_actions
-from bookker_sync.sync.mailbox_sync import sync_mailbox
+from bookker_sync.sync.inbound import action_runner as apply_actions
+from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
 from bookker_sync.sync.services import Services, close_services, services_for
 from tests.support.functions_host import APP_CLIENT_ID, APP_SECRET
 from tests.support.outlook import Outlook

@@ -19,10 +19,10 @@ from bookker_sync.storage.repositories import (
     SubscriptionRecord,
     SubscriptionState,
 )
-from bookker_sync.sync import lag
 from bookker_sync.sync.errors import BadRequestError
-from bookker_sync.sync.operator import map_rooms, resolve_queue, space_id_for, unwrap
-from bookker_sync.sync.status import (
+from bookker_sync.sync.ops import lag
+from bookker_sync.sync.ops.operator_commands import map_rooms, resolve_queue, space_id_for, unwrap
+from bookker_sync.sync.ops.status import (
     RoomHealth,
     RoomStatus,
     StatusReport,

@@ -27,15 +27,15 @@ from bookker_sync.domain.reconcile import (
 )
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
-from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
-from bookker_sync.sync import declines
-from bookker_sync.sync.booking_store import get_record, mutate
-from bookker_sync.sync.bookings import mark_cancelled
-from bookker_sync.sync.room_index import RoomIndex
+from bookker_sync.sync.booking_records import get_record, mutate
+from bookker_sync.sync.inbound.room_snapshot import RoomIndex
+from bookker_sync.sync.ops import declines
+from bookker_sync.sync.outbound.bookings import mark_cancelled
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from bookker_sync.domain.models import BookingStatus, TenantMode
 from bookker_sync.graph.errors import GraphNotFoundError
 from bookker_sync.storage.repositories import BookingRecord
-from bookker_sync.sync.booking_store import get_record
-from bookker_sync.sync.bookings import cancel_in_outlook
-from bookker_sync.sync.config import get_tenant
+from bookker_sync.sync.booking_records import get_record
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.outbound.bookings import cancel_in_outlook
+from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from bookker_sync.domain.models import TenantMode
 from bookker_sync.storage.queues import LIFECYCLE_QUEUE
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync.services import Services
-from bookker_sync.sync.subscriptions import request_sync, wants_subscription
+from bookker_sync.sync.subscriptions.ensure import request_sync, wants_subscription
 
 log = logging.getLogger(__name__)
 

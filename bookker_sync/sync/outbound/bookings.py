@@ -27,7 +27,7 @@ from bookker_sync.domain.models import (
 from bookker_sync.domain.reconcile import CANCELLED_IN_BOOKKER
 from bookker_sync.domain.recurrence import expand, to_graph_pattern
 from bookker_sync.domain.rules import check_booking, check_occurrences
-from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.event_json import (
     extension_body,
@@ -41,9 +41,7 @@ from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTa
 from bookker_sync.storage.queues import OUTBOUND_QUEUE
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.storage.tables import Stored
-from bookker_sync.sync.api_models import BookingCreate, BookingPatch
-from bookker_sync.sync.booking_store import get_record, mutate
-from bookker_sync.sync.config import get_space, get_tenant, get_user
+from bookker_sync.sync.booking_records import get_record, mutate
 from bookker_sync.sync.errors import (
     BadRequestError,
     ConflictAppError,
@@ -51,6 +49,8 @@ from bookker_sync.sync.errors import (
     GraphFailureError,
     RuleViolationError,
 )
+from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
+from bookker_sync.sync.outbound.tenants import get_space, get_tenant, get_user
 from bookker_sync.sync.services import Services
 
 _IDS = uuid.UUID("7f1d2c1e-5b1a-4c0e-9d59-6a3f8f0b7a11")
@@ -107,7 +107,7 @@ def _graph_failure(exc: GraphError, doing: str) -> GraphFailureError:
 
 
 async def create_booking(
-    services: Services, tenant_id: str, body: BookingCreate, idempotency_key: str | None
+    services: Services, tenant_id: str, body: NewBooking, idempotency_key: str | None
 ) -> Created:
     tenant = await get_tenant(services, tenant_id)
     space = await get_space(services, tenant_id, body.space_id)
@@ -151,7 +151,7 @@ async def create_booking(
     return Created(bookings=bookings, series_id=series_id, replayed=False)
 
 
-def _occurrences(body: BookingCreate, space: Space) -> list[tuple[datetime, datetime]]:
+def _occurrences(body: NewBooking, space: Space) -> list[tuple[datetime, datetime]]:
     if body.recurrence is None:
         return [(body.start, body.end)]
     try:
@@ -200,7 +200,7 @@ async def _write_outlook(
     tenant: Tenant,
     space: Space,
     user: User,
-    body: BookingCreate,
+    body: NewBooking,
     booking_id: str,
     claims: list[Claim],
 ) -> list[dict[str, Any]]:
@@ -320,7 +320,7 @@ async def list_bookings(
 
 # -- update ----------------------------------------------------------------------------
 async def update_booking(
-    services: Services, tenant_id: str, booking_id: str, patch: BookingPatch
+    services: Services, tenant_id: str, booking_id: str, patch: BookingChange
 ) -> Booking:
     tenant = await get_tenant(services, tenant_id)
     stored = await get_booking(services, tenant_id, booking_id)

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
 from bookker_sync.storage.repositories import SubscriptionRecord
-from bookker_sync.sync import subscriptions
-from bookker_sync.sync.config import get_space, get_tenant
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.outbound.tenants import get_space, get_tenant
 from bookker_sync.sync.services import Services
+from bookker_sync.sync.subscriptions import ensure as subscriptions
 
 log = logging.getLogger(__name__)
 KNOWN_EVENTS = ("subscriptionRemoved", "missed", "reauthorizationRequired")

@@ -27,13 +27,13 @@ from bookker_sync.storage.repositories import (
     SubscriptionRecord,
     SubscriptionState,
 )
-from bookker_sync.sync import subscriptions
-from bookker_sync.sync.config import get_tenant
 from bookker_sync.sync.errors import AppError, BadRequestError, NotFoundAppError
-from bookker_sync.sync.mailbox_sync import sync_mailbox
-from bookker_sync.sync.renewal import RenewalReport, renew_due
+from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
+from bookker_sync.sync.ops.status import room_mailbox
+from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
-from bookker_sync.sync.status import room_mailbox
+from bookker_sync.sync.subscriptions import ensure as subscriptions
+from bookker_sync.sync.subscriptions.renewal import RenewalReport, renew_due
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, str], None]  # (room, outcome) after each room

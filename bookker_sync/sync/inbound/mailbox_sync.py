@@ -24,15 +24,16 @@ from bookker_sync.domain.reconcile import (
     reconcile,
 )
 from bookker_sync.domain.remote import RemoteEvent
-from bookker_sync.graph.calendar import CalendarApi
+from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
 from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import MailboxState
-from bookker_sync.sync import lag, mailbox_state
-from bookker_sync.sync.apply_actions import ActionRunner
-from bookker_sync.sync.config import get_tenant
-from bookker_sync.sync.room_index import RoomIndex
+from bookker_sync.sync.inbound import lease as mailbox_state
+from bookker_sync.sync.inbound.action_runner import ActionRunner
+from bookker_sync.sync.inbound.room_snapshot import RoomIndex
+from bookker_sync.sync.ops import lag
+from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)

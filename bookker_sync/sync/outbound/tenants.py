@@ -5,8 +5,8 @@ from __future__ import annotations
 from bookker_sync.domain.models import Space, Tenant, User
 from bookker_sync.storage.queues import LIFECYCLE_QUEUE
 from bookker_sync.storage.repositories import TENANT_PARTITION
-from bookker_sync.sync.api_models import SpacePut, TenantPut, UserPut
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
 from bookker_sync.sync.services import Services
 
 
@@ -31,9 +31,9 @@ async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
     return stored.value
 
 
-async def put_tenant(services: Services, tenant_id: str, body: TenantPut) -> tuple[Tenant, bool]:
+async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> tuple[Tenant, bool]:
     """Create or replace; returns (tenant, created)."""
-    tenant = Tenant(id=tenant_id, **body.model_dump())
+    tenant = Tenant(id=tenant_id, **vars(body))
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
     if existed is not None and existed.value.mode != tenant.mode:
@@ -42,10 +42,10 @@ async def put_tenant(services: Services, tenant_id: str, body: TenantPut) -> tup
 
 
 async def put_space(
-    services: Services, tenant_id: str, space_id: str, body: SpacePut
+    services: Services, tenant_id: str, space_id: str, body: SpaceConfig
 ) -> tuple[Space, bool]:
     await get_tenant(services, tenant_id)
-    space = Space(id=space_id, tenant_id=tenant_id, **body.model_dump())
+    space = Space(id=space_id, tenant_id=tenant_id, **vars(body))
     existed = await services.repos.spaces.find(tenant_id, space_id)
     await services.repos.spaces.upsert(tenant_id, space_id, space)
     # Subscribing calls Graph (and Graph calls our webhook back): done by the lifecycle
@@ -57,10 +57,10 @@ async def put_space(
 
 
 async def put_user(
-    services: Services, tenant_id: str, user_id: str, body: UserPut
+    services: Services, tenant_id: str, user_id: str, body: UserConfig
 ) -> tuple[User, bool]:
     await get_tenant(services, tenant_id)
-    user = User(id=user_id, tenant_id=tenant_id, **body.model_dump())
+    user = User(id=user_id, tenant_id=tenant_id, **vars(body))
     existed = await services.repos.users.find(tenant_id, user_id)
     await services.repos.users.upsert(tenant_id, user_id, user)
     return user, existed is None

@@ -1,6 +1,7 @@
-"""Request bodies of the Bookker API (DESIGN.md §5): what the functions accept.
+"""Request bodies of the Bookker API: what the HTTP functions accept.
 
-These models are also the source of the OpenAPI document (functions/openapi.py).
+These models are also the source of the OpenAPI document (functions/openapi.py). Each
+turns into the use case's own command (sync/outbound/commands.py) once validated.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules
 from bookker_sync.domain.recurrence import Recurrence
+from bookker_sync.sync.outbound.commands import (
+    BookingChange,
+    NewBooking,
+    SpaceConfig,
+    TenantConfig,
+    UserConfig,
+)
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
@@ -50,6 +58,9 @@ class TenantPut(Model):
     mode: TenantMode
     display_name: str = Field(default="", max_length=200)
 
+    def to_command(self) -> TenantConfig:
+        return TenantConfig(self.graph_tenant_id, self.mode, self.display_name)
+
 
 class SpacePut(Model):
     name: str = Field(min_length=1, max_length=200)
@@ -76,11 +87,17 @@ class SpacePut(Model):
             raise ValueError(f"bookingWindowDays can be at most {MAX_BOOKING_WINDOW_DAYS}")
         return rules
 
+    def to_command(self) -> SpaceConfig:
+        return SpaceConfig(self.name, self.resource_email, self.capacity, self.rules)
+
 
 class UserPut(Model):
     email: str = Field(pattern=_EMAIL)
     groups: list[str] = Field(default_factory=list, max_length=100)
     rules: UserRules = Field(default_factory=UserRules)
+
+    def to_command(self) -> UserConfig:
+        return UserConfig(self.email, list(self.groups), self.rules)
 
 
 class BookingCreate(Model):
@@ -91,11 +108,19 @@ class BookingCreate(Model):
     subject: str = Field(default="", max_length=255)
     recurrence: Recurrence | None = None
 
+    def to_command(self) -> NewBooking:
+        return NewBooking(
+            self.space_id, self.user_id, self.start, self.end, self.subject, self.recurrence
+        )
+
 
 class BookingPatch(Model):
     start: ApiDatetime | None = None
     end: ApiDatetime | None = None
     subject: str | None = Field(default=None, max_length=255)
+
+    def to_command(self) -> BookingChange:
+        return BookingChange(self.start, self.end, self.subject)
 
 
 class ReleaseRequest(Model):

@@ -30,10 +30,10 @@ from bookker_sync.storage.repositories import (
     SubscriptionRecord,
     SubscriptionState,
 )
-from bookker_sync.sync import declines, lag
-from bookker_sync.sync.config import get_tenant
+from bookker_sync.sync.ops import declines, lag
+from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
-from bookker_sync.sync.subscriptions import wants_subscription
+from bookker_sync.sync.subscriptions.ensure import wants_subscription
 
 CHANGES_WINDOW = timedelta(hours=24)
 TENANTS_AT_ONCE = 8  # each tenant costs five table queries

@@ -16,7 +16,7 @@ from typing import Any
 
 from bookker_sync import telemetry
 from bookker_sync.storage.repositories import SubscriptionIndex
-from bookker_sync.sync.poke_writer import writer_for
+from bookker_sync.sync.inbound.poke_writer import writer_for
 from bookker_sync.sync.services import Services
 
 security_log = logging.getLogger("bookker_sync.security")

@@ -24,10 +24,10 @@ from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.event_json import parse_instant
 from bookker_sync.graph.subscriptions import GATE
 from bookker_sync.storage.repositories import SubscriptionRecord, SubscriptionState
-from bookker_sync.sync import subscriptions
-from bookker_sync.sync.config import get_tenant
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
+from bookker_sync.sync.subscriptions import ensure as subscriptions
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Inbound: Graph webhooks → pokes → one room mailbox synced (lease, delta, reconcile, actions)."""

@@ -1,0 +1,1 @@
+"""Operations: operator commands, status, health, sync lag and recent declines."""

@@ -1,0 +1,1 @@
+"""Subscriptions: ensure, renew, lifecycle notifications and the reconcile timer."""
