@@ -12,7 +12,6 @@ request that crashed between the claim and the Graph write never blocks the slot
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +19,7 @@ from datetime import date, datetime, timedelta
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel
 
-from bookker_sync.storage.errors import ConflictError
+from bookker_sync.storage.optimistic import retry_on_conflict
 from bookker_sync.storage.tables import DocumentTable, TableWrite
 
 HOLD_SECONDS = 120
@@ -180,7 +179,8 @@ class Ledger:
         wanted = sorted({d for c in located_by for d in _days(c.start, c.end)})
         if len(wanted) > MAX_DAYS:
             raise LedgerSpanError(f"a ledger change may touch at most {MAX_DAYS} days")
-        for attempt in range(MAX_ATTEMPTS):
+
+        async def attempt(_: int) -> None:
             stored = await asyncio.gather(*(self._table.find(pk, d.isoformat()) for d in wanted))
             before = dict(zip(wanted, stored, strict=True))
             days = {
@@ -194,9 +194,8 @@ class Ledger:
                         writes.append(TableWrite("create", d.isoformat(), days[d]))
                 elif days[d] != s.value:
                     writes.append(TableWrite("update", d.isoformat(), days[d], s.etag))
-            try:
-                await self._table.transact(pk, writes)
-                return
-            except ConflictError:
-                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
-        raise ConflictError(f"ledger {pk}: too much contention, gave up")
+            await self._table.transact(pk, writes)
+
+        await retry_on_conflict(
+            attempt, what=f"ledger {pk}", attempts=MAX_ATTEMPTS, backoff_step=0.02
+        )

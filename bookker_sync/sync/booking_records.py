@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bookker_sync.storage.errors import ConflictError
+from bookker_sync.storage.errors import ConflictError, NotFoundError
+from bookker_sync.storage.optimistic import update_document
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.storage.tables import Stored
 from bookker_sync.sync.errors import ConflictAppError, NotFoundAppError
@@ -30,16 +31,19 @@ async def mutate(
     On a lost race the record is re-read and ``change`` applied again, so callers
     write their intent, never a stale copy.
     """
-    current = stored
-    for _ in range(MAX_RACES):
-        record = current.value.model_copy(deep=True)
+
+    def stamped(record: BookingRecord) -> bool:
         if not change(record):
-            return current.value
+            return False
         record.booking.updated_at = services.clock.now()
-        b = record.booking
-        try:
-            await services.repos.bookings.replace(b.tenant_id, b.id, record, current.etag)
-            return record
-        except ConflictError:
-            current = await get_record(services, b.tenant_id, b.id)
-    raise ConflictAppError("the booking kept changing; try again")
+        return True
+
+    b = stored.value.booking
+    try:
+        return await update_document(
+            services.repos.bookings, b.tenant_id, b.id, stamped, first=stored, attempts=MAX_RACES
+        )
+    except NotFoundError as exc:
+        raise NotFoundAppError(f"booking {b.id} not found") from exc
+    except ConflictError as exc:
+        raise ConflictAppError("the booking kept changing; try again") from exc

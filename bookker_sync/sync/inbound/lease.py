@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bookker_sync.storage.errors import ConflictError
+from bookker_sync.storage.optimistic import update_document
 from bookker_sync.storage.repositories import MailboxState
-from bookker_sync.storage.tables import Stored
 from bookker_sync.sync.services import Services
 
 MAX_RACES = 50
@@ -38,24 +37,10 @@ async def mutate_state(
 ) -> MailboxState:
     """Read-modify-write of the mailbox's state; ``change`` returns False for no write."""
     key = mailbox.lower()
-    for _ in range(MAX_RACES):
-        stored: Stored[MailboxState] | None = await services.repos.mailboxes.find(tenant_id, key)
-        state = (
-            stored.value.model_copy(deep=True)
-            if stored
-            else MailboxState(tenant_id=tenant_id, mailbox=key)
-        )
-        if not change(state):
-            return state
-        try:
-            if stored is None:
-                await services.repos.mailboxes.insert(tenant_id, key, state)
-            else:
-                await services.repos.mailboxes.replace(tenant_id, key, state, stored.etag)
-            return state
-        except ConflictError:
-            continue
-    raise ConflictError(f"mailbox state {tenant_id}/{mailbox}: too much contention")
+    return await update_document(
+        services.repos.mailboxes, tenant_id, key, change,
+        create=lambda: MailboxState(tenant_id=tenant_id, mailbox=key), attempts=MAX_RACES,
+    )  # fmt: skip
 
 
 async def acquire(
