@@ -24,11 +24,15 @@ from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
 from bookker_sync.sync.messages import (
     BadMessage,
+    LifecycleMessage,
     MailboxSyncMessage,
+    OutboundMessage,
+    PoisonMessage,
     parse_message,
     parse_sync_pokes,
+    send_poison,
 )
-from bookker_sync.sync.outbound.release import OutboundMessage, apply_outbound
+from bookker_sync.sync.outbound.release import apply_outbound
 from bookker_sync.sync.subscriptions import lifecycle
 
 log = logging.getLogger(__name__)
@@ -37,9 +41,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 async def to_poison(queue: str, msg: func.QueueMessage, reason: str) -> None:
     body = msg.get_body().decode("utf-8", errors="replace")
-    await services().queues.send(
-        poison_queue(queue), {"reason": reason, "body": body, "id": msg.id}
-    )
+    await send_poison(services().queues, queue, PoisonMessage(reason=reason, body=body, id=msg.id))
     telemetry.POISON_MESSAGES.add(1, {"queue": queue})
     log.error("message %s on %s moved to %s: %s", msg.id, queue, poison_queue(queue), reason)
 
@@ -93,7 +95,7 @@ async def _sync_one(message: MailboxSyncMessage) -> None:
 @observed
 async def process_lifecycle_fn(msg: func.QueueMessage, context: func.Context) -> None:
     try:
-        message = parse_message(lifecycle.LifecycleMessage, msg.get_body())
+        message = parse_message(LifecycleMessage, msg.get_body())
     except BadMessage as exc:
         await to_poison(LIFECYCLE_QUEUE, msg, str(exc))
         return

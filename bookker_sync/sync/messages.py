@@ -1,39 +1,119 @@
-"""Queue message shapes other code may send (DESIGN.md §5)."""
+"""Every queue message the app sends or reads, typed, in one place.
+
+Writers build a message object and hand it to ``send``; readers ``parse`` bytes into
+one. Nobody builds a raw dict for a queue, so a field can't be misspelt on one side.
+``mailbox-sync`` takes ``{"tenantId", "mailbox"}`` from outside code too (operators,
+Bookker's backend); its optional fields have safe defaults.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-M = TypeVar("M", bound=BaseModel)
+from bookker_sync.storage.queues import (
+    LIFECYCLE_QUEUE,
+    MAILBOX_SYNC_QUEUE,
+    OUTBOUND_QUEUE,
+    QueueSender,
+    poison_queue,
+)
+
+M = TypeVar("M", bound="QueueMessage")
 
 
 class BadMessage(ValueError):
     """A message that can never succeed: it goes to the poison queue with the reason."""
 
 
-class MailboxSyncMessage(BaseModel):
-    """``mailbox-sync``: {"tenantId", "mailbox"} (+ optional "full": true)."""
-
+class QueueMessage(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    QUEUE: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form: camelCase keys, fields at their defaults left out."""
+        wire: dict[str, Any] = _wire(self.model_dump(by_alias=True, exclude_defaults=True))
+        return wire
+
+
+def _wire(value: Any) -> Any:
+    # Times as ISO 8601 with an explicit offset (+00:00), as every writer of ours uses.
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+class MailboxSyncMessage(QueueMessage):
+    """``mailbox-sync``: sync one room mailbox now."""
+
+    QUEUE: ClassVar[str] = MAILBOX_SYNC_QUEUE
 
     tenant_id: str = Field(alias="tenantId", min_length=1, max_length=64)
     mailbox: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     full: bool = False
     notified_at: datetime | None = Field(default=None, alias="notifiedAt")
+    # A follow-up poke (the lease holder may have died): skip if a sync ran since.
     unless_synced_after: datetime | None = Field(default=None, alias="unlessSyncedAfter")
 
 
-class MailboxSyncBatch(BaseModel):
-    """``mailbox-sync`` as written by the webhook under load: {"pokes": [...]} (one
-    queue write for many mailboxes; see sync/poke_writer.py)."""
+class MailboxSyncBatch(QueueMessage):
+    """``mailbox-sync`` as written by the webhook under load: many pokes in one queue
+    write (see sync/inbound/poke_writer.py)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    QUEUE: ClassVar[str] = MAILBOX_SYNC_QUEUE
 
     pokes: list[MailboxSyncMessage] = Field(min_length=1, max_length=1000)
+
+
+class LifecycleMessage(QueueMessage):
+    """``lifecycle``: subscription upkeep (ensure / ensureTenant) or a Graph lifecycle
+    notification that passed the webhook's checks."""
+
+    QUEUE: ClassVar[str] = LIFECYCLE_QUEUE
+
+    kind: Literal["ensure", "ensureTenant", "lifecycle"]
+    tenant_id: str = Field(alias="tenantId", min_length=1)
+    space_id: str | None = Field(default=None, alias="spaceId")
+    mailbox: str | None = None
+    subscription_id: str | None = Field(default=None, alias="subscriptionId")
+    lifecycle_event: str | None = Field(default=None, alias="lifecycleEvent")
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class OutboundMessage(QueueMessage):
+    """``outbound``: a Bookker system action to apply to Outlook calendars."""
+
+    QUEUE: ClassVar[str] = OUTBOUND_QUEUE
+
+    action: Literal["release"]
+    tenant_id: str = Field(alias="tenantId", min_length=1)
+    booking_id: str = Field(alias="bookingId", min_length=1)
+    reason: str = ""
+
+
+class PoisonMessage(QueueMessage):
+    """``<queue>-poison``: a message that can never succeed, with why."""
+
+    reason: str
+    body: str
+    id: str
+
+
+async def send(
+    queues: QueueSender, message: QueueMessage, *, delay_seconds: int | None = None
+) -> None:
+    await queues.send(message.QUEUE, message.to_json(), delay_seconds=delay_seconds)
+
+
+async def send_poison(queues: QueueSender, queue: str, message: PoisonMessage) -> None:
+    await queues.send(poison_queue(queue), message.to_json())
 
 
 def parse_sync_pokes(body: bytes) -> list[MailboxSyncMessage]:

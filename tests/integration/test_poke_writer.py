@@ -79,7 +79,7 @@ async def test_a_failed_write_fails_every_waiting_request():
 
     writer = PokeWriter(Broken())
     results = await asyncio.gather(
-        *(writer.persist({("t", f"r{i}@x"): "now"}, []) for i in range(5)),
+        *(writer.persist({("t", f"r{i}@x"): "2030-01-01T00:00:00+00:00"}, []) for i in range(5)),
         return_exceptions=True,
     )
     assert all(isinstance(r, StorageError) for r in results)

@@ -17,6 +17,7 @@ from typing import Any
 from bookker_sync import telemetry
 from bookker_sync.storage.repositories import SubscriptionIndex
 from bookker_sync.sync.inbound.poke_writer import writer_for
+from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.services import Services
 
 security_log = logging.getLogger("bookker_sync.security")
@@ -109,7 +110,7 @@ async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
     lifecycle event. Raises if enqueueing fails (the caller answers 5xx: Graph retries)."""
     result = IngressResult()
     pokes: dict[tuple[str, str], None] = {}
-    lifecycle: list[dict[str, Any]] = []
+    lifecycle: list[LifecycleMessage] = []
     telemetry.NOTIFICATIONS_RECEIVED.add(len(items))
     unknown: set[str] = set()
     for item in items:
@@ -118,15 +119,15 @@ async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
             continue
         result.accepted += 1
         if "lifecycleEvent" in item:
-            lifecycle.append({
-                "kind": "lifecycle", "tenantId": index.tenant_id, "mailbox": index.mailbox,
-                "subscriptionId": item["subscriptionId"],
-                "lifecycleEvent": str(item.get("lifecycleEvent"))[:100],
-                "payload": _payload(item),
-            })  # fmt: skip
+            lifecycle.append(LifecycleMessage(
+                kind="lifecycle", tenant_id=index.tenant_id, mailbox=index.mailbox,
+                subscription_id=item["subscriptionId"],
+                lifecycle_event=str(item.get("lifecycleEvent"))[:100],
+                payload=_payload(item),
+            ))  # fmt: skip
         else:
             pokes[(index.tenant_id, index.mailbox)] = None
-    now = services.clock.now().isoformat()
+    now = services.clock.now()
     await writer_for(services.queues).persist({key: now for key in pokes}, lifecycle)
     result.pokes, result.lifecycle = len(pokes), len(lifecycle)
     return result

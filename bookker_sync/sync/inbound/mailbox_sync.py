@@ -27,11 +27,12 @@ from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
-from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import MailboxState
+from bookker_sync.sync import messages
 from bookker_sync.sync.inbound import lease as mailbox_state
 from bookker_sync.sync.inbound.action_runner import ActionRunner
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
+from bookker_sync.sync.messages import MailboxSyncMessage
 from bookker_sync.sync.ops import lag
 from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
@@ -86,12 +87,11 @@ async def sync_mailbox(
         if acquired.follow_up_seconds is not None:
             # If the holder died, this poke runs once its lease has run out.
             delay = int(min(max(acquired.follow_up_seconds, 1), MAX_FOLLOW_UP_SECONDS))
-            await services.queues.send(
-                MAILBOX_SYNC_QUEUE,
-                {"tenantId": tenant_id, "mailbox": mailbox.lower(),
-                 "unlessSyncedAfter": services.clock.now().isoformat()},
-                delay_seconds=delay,
+            follow_up = MailboxSyncMessage(
+                tenant_id=tenant_id, mailbox=mailbox.lower(),
+                unless_synced_after=services.clock.now(),
             )  # fmt: skip
+            await messages.send(services.queues, follow_up, delay_seconds=delay)
         return result
     result.ran = True
     calendar = services.graph.calendar(tenant.graph_tenant_id)

@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
-from bookker_sync.storage.queues import LIFECYCLE_QUEUE, MAILBOX_SYNC_QUEUE, QueueSender
+from bookker_sync.storage.queues import QueueSender
+from bookker_sync.sync import messages
+from bookker_sync.sync.messages import (
+    LifecycleMessage,
+    MailboxSyncBatch,
+    MailboxSyncMessage,
+    QueueMessage,
+)
 
 POKES_PER_MESSAGE = 100  # keeps a message well under the 64 KB queue limit
 
 
 @dataclass
 class _Pending:
-    pokes: dict[tuple[str, str], str] = field(default_factory=dict)  # → notifiedAt
-    lifecycle: list[dict[str, Any]] = field(default_factory=list)
+    pokes: dict[tuple[str, str], datetime] = field(default_factory=dict)  # → notifiedAt
+    lifecycle: list[LifecycleMessage] = field(default_factory=list)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -33,7 +40,7 @@ class PokeWriter:
         self._writing = False
 
     async def persist(
-        self, pokes: dict[tuple[str, str], str], lifecycle: list[dict[str, Any]]
+        self, pokes: dict[tuple[str, str], datetime], lifecycle: list[LifecycleMessage]
     ) -> None:
         """Return once these pokes are in the queue; raise if writing them failed."""
         if not pokes and not lifecycle:
@@ -68,20 +75,20 @@ class PokeWriter:
 
     async def _write(self, batch: _Pending) -> None:
         pokes = [
-            {"tenantId": tenant, "mailbox": mailbox, "notifiedAt": notified}
+            MailboxSyncMessage(tenant_id=tenant, mailbox=mailbox, notified_at=notified)
             for (tenant, mailbox), notified in batch.pokes.items()
         ]
-        messages: list[dict[str, Any]] = (
-            pokes
+        writes: list[QueueMessage] = (
+            list(pokes)
             if len(pokes) == 1
             else [
-                {"pokes": pokes[i : i + POKES_PER_MESSAGE]}
+                MailboxSyncBatch(pokes=pokes[i : i + POKES_PER_MESSAGE])
                 for i in range(0, len(pokes), POKES_PER_MESSAGE)
             ]
         )
         await asyncio.gather(
-            *(self._queues.send(MAILBOX_SYNC_QUEUE, m) for m in messages),
-            *(self._queues.send(LIFECYCLE_QUEUE, body) for body in batch.lifecycle),
+            *(messages.send(self._queues, m) for m in writes),
+            *(messages.send(self._queues, m) for m in batch.lifecycle),
         )
 
 

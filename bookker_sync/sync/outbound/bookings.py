@@ -38,9 +38,9 @@ from bookker_sync.graph.event_json import (
 )
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
-from bookker_sync.storage.queues import OUTBOUND_QUEUE
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.storage.tables import Stored
+from bookker_sync.sync import messages
 from bookker_sync.sync.booking_records import get_record, mutate
 from bookker_sync.sync.errors import (
     BadRequestError,
@@ -49,6 +49,7 @@ from bookker_sync.sync.errors import (
     GraphFailureError,
     RuleViolationError,
 )
+from bookker_sync.sync.messages import OutboundMessage
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant, get_user
 from bookker_sync.sync.services import Services
@@ -460,7 +461,7 @@ async def release_booking(
     if booking.status is not BookingStatus.CONFIRMED and not already:
         raise ConflictAppError(f"booking {booking_id} is {booking.status.value}")
     released = await mark_cancelled(services, stored, reason=reason)
-    await services.queues.send(OUTBOUND_QUEUE, {
-        "action": "release", "tenantId": tenant_id, "bookingId": booking_id, "reason": reason,
-    })  # fmt: skip
+    await messages.send(services.queues, OutboundMessage(
+        action="release", tenant_id=tenant_id, booking_id=booking_id, reason=reason
+    ))  # fmt: skip
     return released

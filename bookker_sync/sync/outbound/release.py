@@ -10,27 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from bookker_sync.domain.models import BookingStatus, TenantMode
 from bookker_sync.graph.errors import GraphNotFoundError
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.sync.booking_records import get_record
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.messages import OutboundMessage
 from bookker_sync.sync.outbound.bookings import cancel_in_outlook
 from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
-
-
-class OutboundMessage(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    action: str = Field(pattern="^release$")
-    tenant_id: str = Field(alias="tenantId", min_length=1)
-    booking_id: str = Field(alias="bookingId", min_length=1)
-    reason: str = ""
 
 
 async def apply_outbound(services: Services, message: OutboundMessage) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bookker_sync.domain.models import Space, Tenant, User
-from bookker_sync.storage.queues import LIFECYCLE_QUEUE
 from bookker_sync.storage.repositories import TENANT_PARTITION
+from bookker_sync.sync import messages
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
 from bookker_sync.sync.services import Services
 
@@ -37,7 +38,9 @@ async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> 
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
     if existed is not None and existed.value.mode != tenant.mode:
-        await services.queues.send(LIFECYCLE_QUEUE, {"kind": "ensureTenant", "tenantId": tenant_id})
+        await messages.send(
+            services.queues, LifecycleMessage(kind="ensureTenant", tenant_id=tenant_id)
+        )
     return tenant, existed is None
 
 
@@ -50,8 +53,8 @@ async def put_space(
     await services.repos.spaces.upsert(tenant_id, space_id, space)
     # Subscribing calls Graph (and Graph calls our webhook back): done by the lifecycle
     # queue, with retries, not inside this request.
-    await services.queues.send(
-        LIFECYCLE_QUEUE, {"kind": "ensure", "tenantId": tenant_id, "spaceId": space_id}
+    await messages.send(
+        services.queues, LifecycleMessage(kind="ensure", tenant_id=tenant_id, space_id=space_id)
     )
     return space, existed is None
 

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.subscriptions import RemoteSubscription, SubscriptionsApi, events_resource
-from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE
 from bookker_sync.storage.repositories import (
     SubscriptionIndex,
     SubscriptionRecord,
     SubscriptionState,
 )
+from bookker_sync.sync import messages
+from bookker_sync.sync.messages import MailboxSyncMessage
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ def expiry(services: Services, now: datetime) -> datetime:
 
 
 async def request_sync(services: Services, tenant_id: str, mailbox: str, *, full: bool) -> None:
-    await services.queues.send(
-        MAILBOX_SYNC_QUEUE, {"tenantId": tenant_id, "mailbox": mailbox.lower(), "full": full}
+    await messages.send(
+        services.queues,
+        MailboxSyncMessage(tenant_id=tenant_id, mailbox=mailbox.lower(), full=full),
     )
 
 

@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
 from bookker_sync.storage.repositories import SubscriptionRecord
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant
 from bookker_sync.sync.services import Services
 from bookker_sync.sync.subscriptions import ensure as subscriptions
 
 log = logging.getLogger(__name__)
 KNOWN_EVENTS = ("subscriptionRemoved", "missed", "reauthorizationRequired")
-
-
-class LifecycleMessage(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    kind: Literal["ensure", "ensureTenant", "lifecycle"]
-    tenant_id: str = Field(alias="tenantId", min_length=1)
-    space_id: str | None = Field(default=None, alias="spaceId")
-    mailbox: str | None = None
-    subscription_id: str | None = Field(default=None, alias="subscriptionId")
-    lifecycle_event: str | None = Field(default=None, alias="lifecycleEvent")
-    payload: dict[str, Any] = Field(default_factory=dict)
 
 
 async def process(services: Services, message: LifecycleMessage) -> None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bookker_sync.domain.models import TenantMode
-from bookker_sync.storage.queues import LIFECYCLE_QUEUE
 from bookker_sync.storage.repositories import TENANT_PARTITION
+from bookker_sync.sync import messages
+from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.services import Services
 from bookker_sync.sync.subscriptions.ensure import request_sync, wants_subscription
 
@@ -45,8 +46,9 @@ async def reconcile_all(services: Services, *, force: bool = False) -> Reconcile
             report.rooms += 1
             mailbox = (space.resource_email or "").lower()
             if mailbox not in subscribed:
-                await services.queues.send(
-                    LIFECYCLE_QUEUE, {"kind": "ensure", "tenantId": tenant.id, "spaceId": space.id}
+                await messages.send(
+                    services.queues,
+                    LifecycleMessage(kind="ensure", tenant_id=tenant.id, space_id=space.id),
                 )
                 report.ensured += 1
                 continue
