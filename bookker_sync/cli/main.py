@@ -126,7 +126,7 @@ def _execute(args: argparse.Namespace) -> int:
     from bookker_sync.graph.errors import GraphError
     from bookker_sync.settings import SettingsError
     from bookker_sync.storage.errors import StorageError
-    from bookker_sync.sync.errors import AppError
+    from bookker_sync.sync.errors import AppError, BadRequestError
 
     try:
         env = settings_env(args.settings)
@@ -134,7 +134,7 @@ def _execute(args: argparse.Namespace) -> int:
         return asyncio.run(run(args, env))
     except AppError as exc:
         error(exc.message)
-        return EXIT_USAGE if exc.status == 400 else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, BadRequestError) else EXIT_FAILED
     except (SettingsError, StorageError, GraphError) as exc:
         error(str(exc))
         return EXIT_FAILED

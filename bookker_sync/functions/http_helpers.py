@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from bookker_sync.functions.http_errors import status_and_code
 from bookker_sync.functions.responses import error_response, json_response
 from bookker_sync.settings import SettingsError
 from bookker_sync.storage.errors import StorageError
@@ -84,8 +85,9 @@ async def handle(
 
 def app_error_response(exc: AppError) -> func.HttpResponse:
     """``{"error": {code, message, ...details}}``; a 422's ``errors`` list sits beside it."""
+    status, code = status_and_code(exc)
     details = {k: v for k, v in exc.extra.items() if k != "errors"}
-    body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message, **details}}
+    body: dict[str, Any] = {"error": {"code": code, "message": exc.message, **details}}
     if "errors" in exc.extra:
         body["errors"] = exc.extra["errors"]
-    return json_response(body, exc.status)
+    return json_response(body, status)

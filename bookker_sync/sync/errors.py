@@ -1,4 +1,8 @@
-"""Use-case errors, each with the HTTP status the API answers (DESIGN.md §5)."""
+"""Use-case errors: what went wrong, in the use case's own words.
+
+How each becomes an HTTP answer is the HTTP layer's business (functions/http_errors.py);
+the CLI maps them to exit codes.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ from typing import Any
 
 
 class AppError(Exception):
-    status = 500
-    code = "InternalError"
-
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
@@ -16,34 +17,29 @@ class AppError(Exception):
 
 
 class BadRequestError(AppError):
-    status, code = 400, "BadRequest"
+    """The request can never succeed as sent."""
 
 
 class ForbiddenError(AppError):
-    status, code = 403, "Forbidden"
+    """The user may not do this (e.g. a space's allowed groups)."""
 
 
 class NotFoundAppError(AppError):
-    status, code = 404, "NotFound"
+    """A tenant, space, user or booking that does not exist."""
 
 
 class ConflictAppError(AppError):
-    status, code = 409, "Conflict"
+    """The state forbids it now (a taken slot, a booking no longer confirmed)."""
 
 
 class RuleViolationError(AppError):
-    status, code = 422, "RuleViolation"
+    """Bookker's rules refuse it; ``extra["errors"]`` lists every broken rule."""
 
 
 class GraphFailureError(AppError):
-    """Graph refused or failed: 502 for a refusal, 503 when unavailable/throttled."""
+    """Graph refused or failed; ``transient`` when retrying later may succeed
+    (unavailable, throttled), as opposed to a refusal."""
 
-    code = "GraphFailure"
-
-    def __init__(self, message: str, status: int = 502) -> None:
+    def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
-        self.status = status
-
-
-class StorageUnavailableError(AppError):
-    status, code = 503, "StorageUnavailable"
+        self.transient = transient

@@ -103,8 +103,9 @@ def _raise_for(violations: list[Violation]) -> None:
 
 
 def _graph_failure(exc: GraphError, doing: str) -> GraphFailureError:
-    status = 503 if exc.transient else 502
-    return GraphFailureError(f"Outlook did not accept {doing}: {exc.message}", status)
+    return GraphFailureError(
+        f"Outlook did not accept {doing}: {exc.message}", transient=exc.transient
+    )
 
 
 async def create_booking(
