@@ -3,13 +3,17 @@
 ``ClientSecretCredential(tenant, client, secret, authority="https://localhost:PORT",
 disable_instance_discovery=True, connection_verify=CA)`` works unchanged: MSAL reads
 ``/{tenant}/v2.0/.well-known/openid-configuration`` and posts the client-credentials
-grant to ``/{tenant}/oauth2/v2.0/token``. Errors have AAD's shape
+grant to ``/{tenant}/oauth2/v2.0/token``. So does ``CertificateCredential``: the
+client authenticates with a signed ``client_assertion`` instead of a secret
+(``assertion``). Errors have AAD's shape
 (learn.microsoft.com/entra/identity-platform/reference-error-codes): e.g. a wrong
 secret is 401 ``invalid_client`` with AADSTS7000215.
 
-Access tokens are JWT-shaped (HS256 with a per-process key) and expire on *real*
+Graph access tokens are JWT-shaped (HS256 with a per-process key) and expire on *real*
 time (DESIGN.md §6). They carry the tenant (``tid``) and app (``appid``); Graph
-requests for another tenant's mailbox are refused with 403.
+requests for another tenant's mailbox are refused with 403. Tokens for an API
+registered with ``POST /_emulator/apps`` are RS256 v2.0 tokens verifiable with the
+keys at the discovery document's ``jwks_uri`` (``signing``).
 """
 
 from __future__ import annotations

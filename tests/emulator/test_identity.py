@@ -247,6 +247,21 @@ def test_assertion_signed_by_another_key_fails_signature(cert_world: World, cert
     assert post_assertion(cert_world.emu, once).status_code == 200
 
 
+def test_client_credential_form_errors(cert_world: World, cert: Cert) -> None:
+    base = {"grant_type": "client_credentials", "client_id": CERT_APP, "scope": GRAPH_SCOPE}
+    cases = [
+        ({}, 401, 7000218),
+        ({"client_secret": "x", "client_assertion": assertion(cert_world.emu, cert),
+          "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+         400, 9002313),
+        ({"client_assertion": assertion(cert_world.emu, cert)}, 400, 900144),
+        ({"client_secret": "guess"}, 401, 7000215),  # the app has no secret
+    ]  # fmt: skip
+    for extra, status, code in cases:
+        raw = cert_world.emu.http.post(f"/{TENANT}/oauth2/v2.0/token", data={**base, **extra})
+        assert (raw.status_code, raw.json()["error_codes"]) == (status, [code]), extra
+
+
 def test_expired_certificate_is_refused(world: World, tmp_path: Path) -> None:
     old = make_cert(tmp_path, "old", days=-1)
     world.emu.add_tenant(TENANT, CERT_APP, None, certificates=[old.pem])
