@@ -11,6 +11,9 @@ Module map (one concern per file):
 - ``clock``       the virtual clock of the world (tokens use real time)
 - ``errors``      Graph- and AAD-shaped error bodies
 - ``auth``        token endpoint, OIDC discovery, bearer-token validation
+- ``assertion``   certificate client assertions (private_key_jwt) at the token endpoint
+- ``signing``     the RS256 signing key, its JWKS, access tokens for registered APIs
+- ``consent``     the admin consent endpoint and the emulated administrators' decisions
 - ``directory``   tenants, app registrations, user and room mailboxes
 - ``model``       the stored event copy, ids, iCalUIds, change keys
 - ``event_input`` validation of Graph event JSON written by clients
@@ -25,6 +28,7 @@ Module map (one concern per file):
 - ``delta``       calendarView delta tokens, paging and eviction
 - ``throttling``  per-mailbox concurrency and budget, injected 429/503
 - ``faults``      the fault configuration of PUT /_emulator/faults
+- ``lost_answers`` writes applied while the client sees 503/504/nothing; freeze
 - ``stats``       request counters by method, route template, mailbox, status
 - ``router``      Graph URL normalisation and route templates
 - ``graph_api``   handlers of the Graph routes
@@ -35,4 +39,5 @@ Module map (one concern per file):
 - ``notifications`` webhook delivery: batching, retries, endpoint states, faults,
                   lifecycle notifications
 - ``control``     the /_emulator control API
+- ``control_identity`` control API for app registrations, certificates, consent
 """

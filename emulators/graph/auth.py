@@ -3,13 +3,17 @@
 ``ClientSecretCredential(tenant, client, secret, authority="https://localhost:PORT",
 disable_instance_discovery=True, connection_verify=CA)`` works unchanged: MSAL reads
 ``/{tenant}/v2.0/.well-known/openid-configuration`` and posts the client-credentials
-grant to ``/{tenant}/oauth2/v2.0/token``. Errors have AAD's shape
+grant to ``/{tenant}/oauth2/v2.0/token``. So does ``CertificateCredential``: the
+client authenticates with a signed ``client_assertion`` instead of a secret
+(``assertion``). Errors have AAD's shape
 (learn.microsoft.com/entra/identity-platform/reference-error-codes): e.g. a wrong
 secret is 401 ``invalid_client`` with AADSTS7000215.
 
-Access tokens are JWT-shaped (HS256 with a per-process key) and expire on *real*
+Graph access tokens are JWT-shaped (HS256 with a per-process key) and expire on *real*
 time (DESIGN.md §6). They carry the tenant (``tid``) and app (``appid``); Graph
-requests for another tenant's mailbox are refused with 403.
+requests for another tenant's mailbox are refused with 403. Tokens for an API
+registered with ``POST /_emulator/apps`` are RS256 v2.0 tokens verifiable with the
+keys at the discovery document's ``jwks_uri`` (``signing``).
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .directory import Directory
+from .assertion import JWT_BEARER
+from .assertion import verify as verify_assertion
+from .directory import App, Directory, Tenant
 from .errors import GraphError
+from .signing import SigningKey
 
 GRAPH_RESOURCES = (
     "https://graph.microsoft.com",
@@ -60,6 +67,7 @@ class TokenIssuer:
         self._directory = directory
         self.default_lifetime = default_lifetime
         self._key = secrets.token_bytes(32)
+        self.signing = SigningKey()
 
     # -- tokens --------------------------------------------------------------------
     def issue(self, tenant_id: str, client_id: str, lifetime: int) -> str:
@@ -155,15 +163,11 @@ class TokenIssuer:
                 f"'{tenant_id}'. This can happen if the application has not been installed "
                 "by the administrator of the tenant or consented to by any user in the tenant.",
             )
-        if not secret or not hmac.compare_digest(secret, tenant.apps[client_id].secret):
-            return aad_error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request "
-                "is the client secret value, not the client secret ID, for a secret added to "
-                f"app '{client_id}'.",
-            )
+        app = tenant.apps[client_id]
+        base = f"https://{request.host}"
+        refused, by_certificate = self._authenticate(app, fields, secret, base, tenant_id)
+        if refused is not None:
+            return refused
         scopes = [s for s in fields.get("scope", "").split() if s not in RESERVED_SCOPES]
         if len(scopes) != 1 or not scopes[0].endswith("/.default"):
             return aad_error(
@@ -175,16 +179,28 @@ class TokenIssuer:
                 "identifier (application ID URI).",
             )
         resource = scopes[0][: -len("/.default")]
-        if resource not in GRAPH_RESOURCES:
-            return aad_error(
-                400,
-                "invalid_resource",
-                500011,
-                f"The resource principal named {resource} was not found in the tenant named "
-                f"{tenant_id}.",
-            )
         lifetime = tenant.token_lifetime or self.default_lifetime
-        token = self.issue(tenant_id, client_id, lifetime)
+        if resource in GRAPH_RESOURCES:
+            token = self.issue(tenant_id, client_id, lifetime)
+        else:
+            audience = _api_audience(tenant, resource)
+            if audience is None:
+                return aad_error(
+                    400,
+                    "invalid_resource",
+                    500011,
+                    f"The resource principal named {resource} was not found in the tenant "
+                    f"named {tenant_id}.",
+                )
+            token = self.signing.api_token(
+                issuer=f"{base}/{tenant_id}/v2.0",
+                tenant_id=tenant_id,
+                client_id=client_id,
+                audience=audience,
+                roles=app.roles if app.audience == audience else [],
+                lifetime=lifetime,
+                certificate=by_certificate,
+            )
         return web.json_response(
             {
                 "token_type": "Bearer",
@@ -194,6 +210,52 @@ class TokenIssuer:
             },
             headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
         )
+
+    def _authenticate(
+        self, app: App, fields: dict[str, str], secret: str | None, base: str, tenant_id: str
+    ) -> tuple[web.Response | None, bool]:
+        """(an error answer or None, whether the client used a certificate)."""
+        assertion = fields.get("client_assertion")
+        if assertion is None:
+            if not secret:
+                return aad_error(
+                    401,
+                    "invalid_client",
+                    7000218,
+                    "The request body must contain the following parameter: "
+                    "'client_assertion' or 'client_secret'.",
+                ), False
+            if app.secret is None or not hmac.compare_digest(secret, app.secret):
+                return aad_error(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided. Ensure the secret being sent in the "
+                    "request is the client secret value, not the client secret ID, for a "
+                    f"secret added to app '{app.client_id}'.",
+                ), False
+            return None, False
+        if secret:
+            return aad_error(
+                400,
+                "invalid_request",
+                9002313,
+                "Invalid request. Request is malformed or invalid: give either "
+                "'client_assertion' or 'client_secret', not both.",
+            ), True
+        if fields.get("client_assertion_type") != JWT_BEARER:
+            return aad_error(
+                400,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: "
+                f"'client_assertion_type' (with the value '{JWT_BEARER}').",
+            ), True
+        audiences = {f"{base}/{tenant_id}/oauth2/v2.0/token", f"{base}/{tenant_id}/oauth2/token"}
+        refusal = verify_assertion(assertion, app.client_id, app.certificates, audiences)
+        if refusal is not None:
+            return aad_error(refusal.status, refusal.error, refusal.code, refusal.description), True
+        return None, True
 
     async def openid_configuration(self, request: web.Request) -> web.Response:
         tenant_id = request.match_info["tenant"]
@@ -224,7 +286,8 @@ class TokenIssuer:
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "issuer": f"{base}/{tenant_id}{v2}",
+                # Entra's multi-tenant documents carry the template, not "common".
+                "issuer": f"{base}/{_issuer_tenant(tenant_id)}{v2}",
                 "request_uri_parameter_supported": False,
                 "userinfo_endpoint": f"{base}/oidc/userinfo",
                 "authorization_endpoint": f"{base}/{tenant_id}/oauth2{v2}/authorize",
@@ -243,7 +306,9 @@ class TokenIssuer:
         )
 
     async def jwks(self, request: web.Request) -> web.Response:
-        return web.json_response({"keys": []})
+        v2 = "/v2.0" if "/v2.0/" in request.path else ""
+        issuer = f"https://{request.host}/{_issuer_tenant(request.match_info['tenant'])}{v2}"
+        return web.json_response({"keys": [self.signing.jwk(issuer)]})
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -254,6 +319,18 @@ class TokenIssuer:
             web.get("/{tenant}/discovery/v2.0/keys", self.jwks),
             web.get("/{tenant}/discovery/keys", self.jwks),
         ]
+
+
+def _issuer_tenant(tenant: str) -> str:
+    return "{tenantid}" if tenant in ("common", "organizations") else tenant
+
+
+def _api_audience(tenant: Tenant, resource: str) -> str | None:
+    """The ``aud`` of tokens for ``resource`` (an API's audience or identifier URI)."""
+    for app in tenant.apps.values():
+        if app.audience is not None and resource in (app.audience, *app.identifier_uris):
+            return app.audience
+    return None
 
 
 WWW_AUTHENTICATE = (

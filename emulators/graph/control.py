@@ -16,13 +16,15 @@ goes through the ordinary Graph API. Errors are ``{"error": {"code", "message"}}
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from .control_identity import parse_certificates
 from .directory import RoomPolicy
 from .faults import Faults
+from .lost_answers import AnswerRule
 from .state import Emulator
 from .subscriptions import Subscription, new_id
 
@@ -53,6 +55,11 @@ class ControlApi:
             web.post("/_emulator/clock", self.set_clock),
             web.get("/_emulator/faults", self.get_faults),
             web.put("/_emulator/faults", self.put_faults),
+            web.get("/_emulator/faults/next", self.get_next_faults),
+            web.post("/_emulator/faults/next", self.add_next_fault),
+            web.delete("/_emulator/faults/next", self.clear_next_faults),
+            web.get("/_emulator/freeze", self.get_freeze),
+            web.post("/_emulator/freeze", self.freeze),
             web.post("/_emulator/notifications/flush", self.flush),
             web.post("/_emulator/subscriptions/{id}/lifecycle", self.lifecycle),
             web.post("/_emulator/bulk/mailboxes", self.bulk_mailboxes),
@@ -78,19 +85,29 @@ class ControlApi:
             body = await _json(request)
         except ValueError:
             return _error(400, "badRequest", "body must be JSON")
-        fields = ("tenantId", "clientId", "clientSecret")
+        fields = ("tenantId", "clientId")
         if not isinstance(body, dict) or not all(
             isinstance(body.get(f), str) and body.get(f) for f in fields
         ):
             return _error(400, "badRequest", "tenantId, clientId and clientSecret are required")
+        secret = body.get("clientSecret")
+        try:
+            certificates = parse_certificates(body.get("certificates", []))
+        except ValueError as exc:
+            return _error(400, "badRequest", str(exc))
+        if not (isinstance(secret, str) and secret) and (secret is not None or not certificates):
+            return _error(
+                400, "badRequest", "clientSecret (or certificates: [PEM, ...]) is required"
+            )
         lifetime = body.get("tokenLifetimeSeconds")
         if lifetime is not None and (
             isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1
         ):
             return _error(400, "badRequest", "tokenLifetimeSeconds must be a positive integer")
         tenant, created = self.emu.world.directory.add_tenant(
-            body["tenantId"], body["clientId"], body["clientSecret"], lifetime
+            body["tenantId"], body["clientId"], secret, lifetime
         )
+        tenant.apps[body["clientId"]].certificates.extend(certificates)
         return web.json_response(
             {"tenantId": tenant.tenant_id, "clientIds": sorted(tenant.apps)},
             status=201 if created else 200,
@@ -215,6 +232,45 @@ class ControlApi:
             return _error(400, "badRequest", str(exc))
         self.emu.set_faults(faults)
         return web.json_response(faults.to_json())
+
+    async def get_next_faults(self, request: web.Request) -> web.Response:
+        return web.json_response({"value": [r.to_json() for r in self.emu.answer_rules.rules]})
+
+    async def add_next_fault(self, request: web.Request) -> web.Response:
+        try:
+            rule = AnswerRule.from_json(await _json(request))
+        except ValueError as exc:
+            return _error(400, "badRequest", str(exc))
+        self.emu.answer_rules.rules.append(rule)
+        return web.json_response(rule.to_json(), status=201)
+
+    async def clear_next_faults(self, request: web.Request) -> web.Response:
+        self.emu.answer_rules.reset()
+        return web.json_response({"value": []})
+
+    def _freeze_json(self) -> dict[str, Any]:
+        until = self.emu.freezer.frozen_until
+        return {
+            "frozen": until is not None,
+            "frozenUntil": None
+            if until is None
+            else datetime.fromtimestamp(until, UTC).isoformat(),
+            "held": self.emu.freezer.held(),
+        }
+
+    async def get_freeze(self, request: web.Request) -> web.Response:
+        return web.json_response(self._freeze_json())
+
+    async def freeze(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json(request)
+        except ValueError:
+            return _error(400, "badRequest", "body must be JSON")
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            return _error(400, "badRequest", "seconds (a non-negative number) is required")
+        self.emu.freezer.freeze(float(seconds))
+        return web.json_response(self._freeze_json())
 
     async def flush(self, request: web.Request) -> web.Response:
         return web.json_response(await self.emu.notifier.flush(self.emu.tick))

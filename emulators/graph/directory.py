@@ -6,13 +6,44 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
 MailboxKind = Literal["user", "room"]
 
 
 @dataclass
 class App:
+    """An app registration (its service principal in every directory it is in).
+
+    ``audience`` / ``identifier_uris`` name the API the app may get tokens for besides
+    Graph, with ``roles`` (app roles assigned to it on that API). One ``App`` object is
+    shared by every directory that consented to it, as one registration is in Entra.
+    """
+
     client_id: str
-    secret: str
+    secret: str | None
+    certificates: list[x509.Certificate] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    audience: str | None = None
+    identifier_uris: list[str] = field(default_factory=list)
+    redirect_uris: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clientId": self.client_id,
+            "hasSecret": self.secret is not None,
+            "certificates": [thumbprint_hex(c) for c in self.certificates],
+            "roles": list(self.roles),
+            "audience": self.audience,
+            "identifierUris": list(self.identifier_uris),
+            "redirectUris": list(self.redirect_uris),
+        }
+
+
+def thumbprint_hex(cert: x509.Certificate) -> str:
+    """The SHA-1 thumbprint as the Entra portal shows it (upper-case hex)."""
+    return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - an identifier
 
 
 @dataclass
@@ -109,17 +140,42 @@ class Directory:
         self._by_id: dict[str, Mailbox] = {}
 
     def add_tenant(
-        self, tenant_id: str, client_id: str, secret: str, token_lifetime: int | None = None
+        self,
+        tenant_id: str,
+        client_id: str,
+        secret: str | None,
+        token_lifetime: int | None = None,
     ) -> tuple[Tenant, bool]:
         tenant = self.tenants.get(tenant_id)
         created = tenant is None
         if tenant is None:
             tenant = Tenant(tenant_id)
             self.tenants[tenant_id] = tenant
-        tenant.apps[client_id] = App(client_id, secret)
+        app = tenant.apps.get(client_id)
+        if app is None:
+            tenant.apps[client_id] = App(client_id, secret)
+        elif secret is not None:
+            app.secret = secret
         if token_lifetime is not None:
             tenant.token_lifetime = token_lifetime
         return tenant, created
+
+    def add_app(self, tenant_id: str, app: App) -> tuple[Tenant, bool]:
+        """Register (or replace) ``app`` in a directory, creating the directory."""
+        tenant = self.tenants.get(tenant_id)
+        if tenant is None:
+            tenant = Tenant(tenant_id)
+            self.tenants[tenant_id] = tenant
+        created = app.client_id not in tenant.apps
+        tenant.apps[app.client_id] = app
+        return tenant, created
+
+    def find_app(self, client_id: str) -> App | None:
+        """The registration of ``client_id`` in whichever directory holds it."""
+        for tenant in self.tenants.values():
+            if client_id in tenant.apps:
+                return tenant.apps[client_id]
+        return None
 
     def add_mailbox(
         self,

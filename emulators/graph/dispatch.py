@@ -17,6 +17,7 @@ from . import router
 from .auth import TokenClaims
 from .directory import Mailbox
 from .errors import GraphError, access_denied, graph_error_body
+from .lost_answers import WRITE_METHODS, gateway_timeout, service_unavailable
 from .state import Emulator
 
 log = logging.getLogger("emulators.graph")
@@ -50,6 +51,7 @@ class GraphResponse:
     status: int
     body: Any = None  # JSON-able, or None for no content
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection instead of answering (a lost answer)
 
 
 @dataclass
@@ -77,6 +79,27 @@ def _resolve_mailbox(emu: Emulator, claims: TokenClaims, user: str) -> Mailbox:
     if mb.tenant_id != claims.tenant_id:
         raise access_denied()
     return mb
+
+
+async def _lose_answer(
+    emu: Emulator, req: GraphRequest, template: str, mailbox: str | None, inner: bool
+) -> GraphResponse | None:
+    """After a request was applied: the failure the client sees instead, if any
+    (``lost_answers``)."""
+    rule = emu.answer_rules.take(req.method, template, mailbox)
+    if rule is None:
+        if template != "/$batch" and req.method in WRITE_METHODS:
+            injected = emu.throttler.applied_then_fail()
+            if injected is not None:
+                raise injected
+        return None
+    if rule.timeout_seconds > 0:
+        await asyncio.sleep(rule.timeout_seconds)
+    if rule.answer == 503:
+        raise service_unavailable(emu.faults.retryAfterSeconds)
+    if rule.answer == 504 or inner:
+        raise gateway_timeout()
+    return GraphResponse(504, drop=True)
 
 
 async def dispatch(
@@ -129,6 +152,8 @@ async def dispatch(
         emu.world.pump()
         response = await handlers[match.route.handler](Context(emu, req, match, mailbox))
         emu.world.pump()
+        if response.status < 300:
+            response = await _lose_answer(emu, req, template, label, inner) or response
     except GraphError as err:
         response = error_response(emu, req, err)
     except Exception:  # an emulator bug: answer like Graph's 500, keep serving

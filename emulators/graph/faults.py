@@ -1,7 +1,8 @@
 """The fault configuration of ``PUT /_emulator/faults``.
 
 All DESIGN.md §6 fields are stored now. ``throttleRate`` and ``serverErrorRate``
-act on Graph requests (``throttling``); the notification fields on change
+act on Graph requests (``throttling``), as does ``appliedThenFailRate`` (a 503 for a
+write that *was* carried out, ``lost_answers``); the notification fields on change
 notification delivery (``notifications``). A few emulator knobs live here too, so that
 ``reset`` restores them with the rest:
 
@@ -44,6 +45,7 @@ class Faults:
     reorder: bool = False
     throttleRate: float = 0.0
     serverErrorRate: float = 0.0
+    appliedThenFailRate: float = 0.0
     silentMailboxes: list[str] = field(default_factory=list)
     latencyMs: float = 0.0
     propagationDelaySeconds: float = 0.0
@@ -79,7 +81,13 @@ class Faults:
         return random.Random(f"{self.seed}:{stream}")
 
 
-_RATES = {"notificationDropRate", "notificationDuplicateRate", "throttleRate", "serverErrorRate"}
+_RATES = {
+    "notificationDropRate",
+    "notificationDuplicateRate",
+    "throttleRate",
+    "serverErrorRate",
+    "appliedThenFailRate",
+}
 
 
 def _number(name: str, value: Any) -> float:

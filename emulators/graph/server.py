@@ -12,7 +12,9 @@ from aiohttp import web
 
 from . import graph_api
 from .batch import run_batch
+from .consent import AdminConsent
 from .control import ControlApi
+from .control_identity import IdentityControl
 from .dispatch import Context, GraphRequest, GraphResponse, dispatch
 from .state import Emulator
 
@@ -55,12 +57,18 @@ def build_app(emu: Emulator) -> web.Application:
             base_url=f"https://{request.host}",
             body_invalid=invalid,
         )
-        resp = await dispatch(emu, req, table)
+        async with emu.freezer.gate():
+            resp = await dispatch(emu, req, table)
+        if resp.drop and request.transport is not None:
+            # A lost answer: the request was applied, the client hears nothing.
+            request.transport.close()
         payload = None if resp.body is None else json.dumps(resp.body).encode()
         return web.Response(status=resp.status, body=payload, headers=resp.headers)
 
     app.router.add_routes(ControlApi(emu).routes())
+    app.router.add_routes(IdentityControl(emu).routes())
     app.router.add_routes(emu.issuer.routes())
+    app.router.add_routes(AdminConsent(lambda: emu.world.directory, lambda: emu.consent).routes())
     app.router.add_route("*", "/v1.0/{tail:.*}", graph)
     app.cleanup_ctx.append(_pump_loop)
     return app

@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 from .auth import TokenIssuer
 from .clock import VirtualClock
+from .consent import ConsentBook
 from .delta import DeltaStore
 from .faults import Faults
+from .lost_answers import AnswerRules, Freezer
 from .notifications import Notifier
 from .stats import Stats
 from .throttling import Throttler
@@ -23,6 +25,9 @@ class Emulator:
         self.stats = Stats()
         self.deltas = DeltaStore()
         self.faults = Faults()
+        self.answer_rules = AnswerRules()
+        self.freezer = Freezer()
+        self.consent = ConsentBook()
         self.notifier = Notifier(self.world, self.clock, self.stats)
         # Periodic work besides meeting deliveries: notification delivery, expiry.
         self.tickers: list[Callable[[], None]] = [self.notifier.tick]
@@ -40,12 +45,16 @@ class Emulator:
         self.notifier.configure(faults)
 
     def reset(self) -> None:
-        """Empty world, real time, no faults, no stats, no subscriptions (tokens already
-        issued stay valid once their tenant is registered again)."""
+        """Empty world, real time, no faults (nor pending lost answers or freeze), no
+        stats, no subscriptions, no consent decisions (tokens already issued stay valid
+        once their tenant is registered again)."""
         self.notifier.reset()
         self.world.reset()
         self.clock.reset()
         self.deltas.reset()
         self.stats.reset()
         self.throttler.reset()
+        self.answer_rules.reset()
+        self.freezer.reset()
+        self.consent.reset()
         self.set_faults(Faults())

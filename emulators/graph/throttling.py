@@ -5,7 +5,8 @@ at most ``mailboxConcurrency`` (4) requests in flight, and ``mailboxBudgetPer10M
 (10,000) requests per 10 minutes of virtual time. Past either limit the answer is
 429 with ``Retry-After``, and the code/message Outlook uses ("Application is over its
 MailboxConcurrency limit.", learn.microsoft.com/answers/questions/1660054).
-``throttleRate`` / ``serverErrorRate`` inject 429 / 503 from a seeded stream.
+``throttleRate`` / ``serverErrorRate`` inject 429 / 503 from a seeded stream, before
+the request is carried out; ``appliedThenFailRate`` a 503 after (``lost_answers``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from .errors import GraphError
 from .faults import Faults
+from .lost_answers import service_unavailable
 
 WINDOW = timedelta(minutes=10)
 Key = tuple[str, str]  # (client id, mailbox key)
@@ -25,12 +27,14 @@ class Throttler:
     def __init__(self) -> None:
         self.faults = Faults()
         self._rng = self.faults.rng("graph-requests")
+        self._lost_rng = self.faults.rng("applied-then-fail")
         self._in_flight: dict[Key, int] = {}
         self._history: dict[Key, deque[datetime]] = {}
 
     def configure(self, faults: Faults) -> None:
         self.faults = faults
         self._rng = faults.rng("graph-requests")
+        self._lost_rng = faults.rng("applied-then-fail")
 
     def reset(self) -> None:
         self.configure(Faults())
@@ -59,6 +63,13 @@ class Throttler:
                 retry,
             )
         return None
+
+    def applied_then_fail(self) -> GraphError | None:
+        """``appliedThenFailRate``: a 503 for a write that was carried out."""
+        rate = self.faults.appliedThenFailRate
+        if rate <= 0 or self._lost_rng.random() >= rate:
+            return None
+        return service_unavailable(self.faults.retryAfterSeconds)
 
     def acquire(self, client_id: str, mailbox: str, now: datetime) -> GraphError | None:
         """Take a concurrency slot and a budget unit, or say why not (429)."""
