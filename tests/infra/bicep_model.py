@@ -347,13 +347,28 @@ class Project:
     # -------------------------------------------------------------- evaluation
 
     def instances(self, file: BicepFile, resource: Resource) -> list[dict[str, Any]]:
-        """The resource's body evaluated once per loop item ([] when its condition is false)."""
+        """The resource's body evaluated once per loop item ([] when its condition, or the
+        condition of the module deploying its file, is false)."""
         env = Env(file)
+        if not self.deployed(file):
+            return []
         if resource.condition is not None and not self.eval(resource.condition, env):
             return []
         if resource.loop is None:
             return [self.eval(resource.body, env)]
         return [self.eval(resource.body, e) for e in self.loop_envs(env, resource.loop)]
+
+    def deployed(self, file: BicepFile) -> bool:
+        """Whether the file is deployed: main.bicep, or a module whose `if` holds."""
+        if file is self.main:
+            return True
+        callers = self.callers(file)
+        if len(callers) != 1:
+            raise Unresolved(f"{file.path.name} is used by {len(callers)} modules, not 1")
+        caller, module = callers[0]
+        if module.condition is not None and not self._truth(module.condition, Env(caller)):
+            return False
+        return self.deployed(caller)
 
     def loop_envs(self, env: Env, loop: Loop) -> list[Env]:
         """One environment per item of the loop, with its variables bound."""
@@ -431,9 +446,7 @@ class Project:
             return self._identifier(text(node), node, env)
         if kind == "member_expression":
             obj, prop = kids(node)
-            return self._postfix(
-                obj, lambda value: self._member(value, text(prop), node, env), env
-            )
+            return self._postfix(obj, lambda value: self._member(value, text(prop), node, env), env)
         if kind == "subscript_expression":
             obj, index = kids(node)
             return self._postfix(

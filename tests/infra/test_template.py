@@ -530,7 +530,10 @@ def test_role_assignments_cover_what_the_app_does(blob_scope: str) -> None:
     blob = (
         {
             (BLOB_DATA_OWNER, CONTAINER, deployment_container(project)): "deployment package",
-            **{(BLOB_DATA_OWNER, CONTAINER, f"{account}/{c}"): "host storage" for c in HOST_CONTAINERS},
+            **{
+                (BLOB_DATA_OWNER, CONTAINER, f"{account}/{c}"): "host storage"
+                for c in HOST_CONTAINERS
+            },
         }
         if blob_scope == "containers"
         else {(BLOB_DATA_OWNER, STORAGE_ACCOUNT, account): "host storage, deployment package"}
