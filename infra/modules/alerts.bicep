@@ -11,7 +11,8 @@
 //   requests       one per function invocation, named after the function (graph_notifications)
 // Log search alerts run their query over the rule's window (windowSize, or
 // overrideQueryTimeRange when set) against the Application Insights component (its classic
-// table names work there).
+// table names work there). Measured queries bin by timestamp; the rule then aggregates the
+// bins of its window (Total: sum, Maximum: worst).
 // https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule
 // https://learn.microsoft.com/azure/templates/microsoft.insights/scheduledqueryrules
 
@@ -82,7 +83,7 @@ union
   (customMetrics
     | where name == "bookker.queue.poison"
     | extend queue = strcat(tostring(customDimensions.queue), "-poison"), moved = value)
-| summarize moved = sum(moved) by queue
+| summarize moved = sum(moved) by queue, bin(timestamp, 5m)
 '''
 
 // A room is behind when its last successful sync (each one records a bookker.sync.lag
@@ -112,7 +113,7 @@ union
     | where name == "bookker.graph.requests" and tostring(customDimensions.status) in ("401", "403")
     | extend count_ = value, signal = strcat("graph ", tostring(customDimensions.status)))
 | where count_ > 0
-| summarize occurrences = sum(count_) by signal
+| summarize occurrences = sum(count_) by signal, bin(timestamp, 30m)
 '''
 
 // Graph marks an endpoint slow when more than 10% of its answers take over 3 s in 10 min,
@@ -120,7 +121,7 @@ union
 var webhookLatencyQuery = '''
 requests
 | where name == "graph_notifications" or operation_Name == "graph_notifications"
-| summarize p99 = percentile(duration, 99), answers = count()
+| summarize p99 = percentile(duration, 99), answers = count() by bin(timestamp, 15m)
 '''
 
 var logAlerts = [
