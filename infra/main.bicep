@@ -92,10 +92,10 @@ param renewalMarginHours int = 24
 @maxValue(10080)
 param subscriptionLifetimeMinutes int = 10080
 
-@description('Seconds a per-mailbox sync lease lasts.')
+@description('Seconds a per-mailbox sync lease lasts (the code\'s default: bookker_sync/settings.py).')
 @minValue(10)
 @maxValue(3600)
-param syncLeaseSeconds int = 120
+param syncLeaseSeconds int = 60
 
 @description('NCRONTAB schedule of the reconcile_all timer (%RECONCILE_SCHEDULE%).')
 param reconcileSchedule string = '0 */15 * * * *'
@@ -105,6 +105,22 @@ param renewSchedule string = '0 */10 * * * *'
 
 @description('Public base URL of the HTTP functions, as Graph reaches them. Empty: https://<functionAppName>.azurewebsites.net/api.')
 param webhookBaseUrl string = ''
+
+// ---------------------------------------------------------------- API authentication
+
+@description('How the Bookker API authenticates callers (API_AUTH): "entra" (bearer tokens from apiAuthIssuer for apiAuthAudience), "key" (function keys) or "none" (local stacks only).')
+@allowed([
+  'entra'
+  'key'
+  'none'
+])
+param apiAuth string = 'entra'
+
+@description('API_AUTH=entra: token issuer. Empty: https://login.microsoftonline.com/<this tenant>/v2.0.')
+param apiAuthIssuer string = ''
+
+@description('API_AUTH=entra: token audience (the API\'s Application ID URI). Empty: api://<graphClientId>.')
+param apiAuthAudience string = ''
 
 // ---------------------------------------------------------------- hosting
 
@@ -118,6 +134,11 @@ param pythonVersion string = '3.11'
 @description('Upper bound of Flex Consumption instances.')
 @maxValue(1000)
 param maximumInstanceCount int = 100
+
+@description('Always-ready instances of the HTTP group (Graph webhooks, API): no cold start on a notification, billed even when idle (docs/deploy.md). 0: scale from zero.')
+@minValue(0)
+@maxValue(20)
+param httpAlwaysReadyInstances int = 1
 
 @description('Memory per Flex Consumption instance, MB.')
 @allowed([
@@ -136,6 +157,28 @@ param instanceMemoryMB int = 2048
 ])
 param storageSkuName string = 'Standard_LRS'
 
+@description('Private networking: VNet integration for the app, private endpoints (and private DNS zones) for storage and Key Vault, whose public network access is then disabled.')
+param privateNetworking bool = false
+
+@description('privateNetworking: VNet address space.')
+param vnetAddressPrefix string = '10.80.0.0/16'
+
+@description('privateNetworking: subnet of the app\'s VNet integration (delegated to Microsoft.App/environments).')
+param appSubnetPrefix string = '10.80.0.0/24'
+
+@description('privateNetworking: subnet of the private endpoints.')
+param privateEndpointSubnetPrefix string = '10.80.1.0/24'
+
+@description('Scope of the app\'s Storage Blob Data Owner role: "containers" (deployment package, azure-webjobs-hosts, azure-webjobs-secrets) or "account".')
+@allowed([
+  'containers'
+  'account'
+])
+param blobRoleScope string = 'containers'
+
+@description('Diagnostic logs of storage include reads (queue polling: large volume).')
+param storageReadLogs bool = false
+
 @description('Application Insights accepts only Entra ID authenticated telemetry (the app\'s identity gets Monitoring Metrics Publisher).')
 param applicationInsightsEntraAuth bool = true
 
@@ -150,6 +193,19 @@ param secretsOfficerPrincipalId string = ''
 ])
 param secretsOfficerPrincipalType string = 'User'
 
+// ---------------------------------------------------------------- alerts
+
+@description('Existing action group (resource id) the alerts notify. Empty: one is created from alertEmails.')
+param actionGroupId string = ''
+
+@description('E-mail addresses notified by the alerts (when actionGroupId is empty). Both empty: alerts show in the portal only.')
+param alertEmails array = []
+
+@description('Alert when the p99 of Graph webhook answers exceeds this many ms (Graph wants 3 s at most).')
+@minValue(100)
+@maxValue(10000)
+param webhookP99ThresholdMs int = 2000
+
 // ---------------------------------------------------------------- names
 
 var token = toLower(uniqueString(resourceGroup().id, baseName))
@@ -158,6 +214,11 @@ var appName = empty(functionAppName) ? '${baseName}-sync-${token}' : functionApp
 var storageAccountName = take('st${compactBase}${token}', 24)
 var keyVaultName = take('kv${compactBase}${token}', 24)
 var deploymentContainerName = 'app-package'
+// The Functions host's own blob containers (timer locks, host id lease; function keys).
+var hostContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
 var graphClientSecretName = 'graph-client-secret'
 
 // Queue and table names are part of the code's contract: bookker_sync/storage/queues.py
@@ -208,6 +269,10 @@ module storage 'modules/storage.bicep' = {
     queueNames: appQueues
     tableNames: appTables
     deploymentContainerName: deploymentContainerName
+    hostContainerNames: hostContainerNames
+    privateNetworking: privateNetworking
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    logReads: storageReadLogs
   }
 }
 
@@ -219,6 +284,22 @@ module keyVault 'modules/keyvault.bicep' = {
     name: keyVaultName
     graphClientSecretName: graphClientSecretName
     graphClientSecret: graphCredential == 'secret' ? graphClientSecret : ''
+    privateNetworking: privateNetworking
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  params: {
+    location: location
+    tags: tags
+    name: 'vnet-${appName}'
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
   }
 }
 
@@ -249,7 +330,15 @@ var appSettingsBase = {
   WEBHOOK_BASE_URL: effectiveWebhookBaseUrl
   RECONCILE_SCHEDULE: reconcileSchedule
   RENEW_SCHEDULE: renewSchedule
+  API_AUTH: apiAuth
 }
+
+// API_AUTH=entra: which tokens the API accepts. Defaults: v2.0 tokens of this Entra tenant,
+// issued for the app registration's Application ID URI (Expose an API → api://<client id>).
+var apiAuthSettings = apiAuth == 'entra' ? {
+  API_AUTH_ISSUER: empty(apiAuthIssuer) ? '${defaultAuthority}/${tenant().tenantId}/v2.0' : apiAuthIssuer
+  API_AUTH_AUDIENCE: empty(apiAuthAudience) ? 'api://${graphClientId}' : apiAuthAudience
+} : {}
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
@@ -268,7 +357,9 @@ module functionApp 'modules/functionapp.bicep' = {
     pythonVersion: pythonVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    appSettings: union(appSettingsBase, graphCredentialSettings)
+    httpAlwaysReadyInstances: httpAlwaysReadyInstances
+    virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
+    appSettings: union(appSettingsBase, graphCredentialSettings, apiAuthSettings)
   }
 }
 
@@ -277,11 +368,38 @@ module roles 'modules/roles.bicep' = {
   params: {
     principalId: functionApp.outputs.principalId
     storageAccountName: storage.outputs.name
+    blobContainerNames: concat([storage.outputs.deploymentContainerName], hostContainerNames)
+    blobRoleScope: blobRoleScope
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     grantMetricsPublisher: applicationInsightsEntraAuth
     secretsOfficerPrincipalId: secretsOfficerPrincipalId
     secretsOfficerPrincipalType: secretsOfficerPrincipalType
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    appName: appName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    functionAppHostName: functionApp.outputs.defaultHostName
+    actionGroupId: actionGroupId
+    alertEmails: alertEmails
+    reconcileIntervalMinutes: reconcileIntervalMinutes
+    webhookP99ThresholdMs: webhookP99ThresholdMs
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: tags
+    appName: appName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
 
@@ -295,6 +413,9 @@ output webhookBaseUrl string = effectiveWebhookBaseUrl
 // Graph change notifications and lifecycle notifications (DESIGN.md §4).
 output notificationUrl string = '${effectiveWebhookBaseUrl}/graph/notifications'
 output lifecycleUrl string = '${effectiveWebhookBaseUrl}/graph/lifecycle'
+// Register it on the app registration (Authentication → Web): where a customer's admin lands
+// after admin consent (GET /api/tenants/{id}/consent starts the flow).
+output consentRedirectUri string = '${effectiveWebhookBaseUrl}/consent/callback'
 output storageAccountName string = storage.outputs.name
 output keyVaultName string = keyVault.outputs.name
 output applicationInsightsName string = monitoring.outputs.applicationInsightsName

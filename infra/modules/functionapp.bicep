@@ -62,6 +62,14 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Always-ready instances of the HTTP group (webhooks, API): they never cold-start, and are billed while idle. 0: none.')
+@minValue(0)
+@maxValue(20)
+param httpAlwaysReadyInstances int = 1
+
+@description('Subnet (delegated to Microsoft.App/environments) for VNet integration. Empty: none.')
+param virtualNetworkSubnetId string = ''
+
 @description('The app\'s own settings (bookker_sync/settings.py names); platform settings are added here.')
 param appSettings object
 
@@ -111,6 +119,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Outbound traffic through the VNet (private endpoints of storage and Key Vault).
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -135,6 +145,15 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // "http" is the group of every HTTP-triggered function: Graph expects a webhook
+        // answer within 3 s (10 s for the validation handshake), which a cold start can miss.
+        // https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#always-ready-instances
+        alwaysReady: httpAlwaysReadyInstances > 0 ? [
+          {
+            name: 'http'
+            instanceCount: httpAlwaysReadyInstances
+          }
+        ] : []
       }
       runtime: {
         name: 'python'

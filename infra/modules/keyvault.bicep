@@ -24,6 +24,12 @@ param graphClientSecretName string = 'graph-client-secret'
 @secure()
 param graphClientSecret string = ''
 
+@description('No public endpoint: reached only through a private endpoint (network.bicep).')
+param privateNetworking bool = false
+
+@description('Log Analytics workspace receiving the vault\'s audit log (every secret read).')
+param logAnalyticsWorkspaceId string
+
 @description('Days a deleted vault or secret can still be recovered.')
 @minValue(7)
 @maxValue(90)
@@ -49,9 +55,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    // With private networking the platform resolves the Key Vault reference through the
+    // app's VNet integration and the vault's private endpoint.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
   }
@@ -65,6 +73,27 @@ resource graphSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty
   properties: {
     value: graphClientSecret
     contentType: 'Microsoft Graph client secret (app registration)'
+  }
+}
+
+// Every access to the vault (AuditEvent: who read or set the Graph secret) in Log Analytics.
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -60,3 +60,4 @@ output applicationInsightsId string = applicationInsights.id
 // ingestion endpoint); with local auth disabled it grants nothing without an Entra token.
 output connectionString string = applicationInsights.properties.ConnectionString
 output logAnalyticsName string = logAnalytics.name
+output logAnalyticsId string = logAnalytics.id

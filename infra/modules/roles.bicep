@@ -8,6 +8,16 @@ param principalId string
 @description('The app\'s storage account.')
 param storageAccountName string
 
+@description('Blob containers the app\'s identity works in: the Flex Consumption deployment container and the host\'s azure-webjobs-hosts / azure-webjobs-secrets.')
+param blobContainerNames array
+
+@description('Scope of the blob data role: "containers" (each of blobContainerNames) or "account" (the whole account, if a host version ever needs more).')
+@allowed([
+  'containers'
+  'account'
+])
+param blobRoleScope string = 'containers'
+
 @description('The Key Vault holding the Graph credential.')
 param keyVaultName string
 
@@ -31,9 +41,10 @@ param secretsOfficerPrincipalType string = 'User'
 var roleIds = {
   // Host storage: the Functions host keeps its locks (timer triggers' singleton leases,
   // host id lease) and function keys in blobs (containers azure-webjobs-hosts,
-  // azure-webjobs-secrets) and creates those containers; Flex Consumption reads the
+  // azure-webjobs-secrets, created by storage.bicep); Flex Consumption reads the
   // deployment package, and publishing writes it, through this identity. Storage Blob Data
-  // Owner is the role Functions documents for identity-based AzureWebJobsStorage.
+  // Owner is the role Functions documents for identity-based AzureWebJobsStorage; here it
+  // is scoped to those three containers, not the account.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // Queue triggers (sync_mailbox, process_lifecycle, apply_outbound) read/delete messages
   // and write poison queues; the app enqueues mailbox-sync / lifecycle / outbound messages.
@@ -60,7 +71,32 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [
+  for containerName in blobContainerNames: {
+    parent: blobService
+    name: containerName
+  }
+]
+
+resource containerBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (containerName, i) in (blobRoleScope == 'containers' ? blobContainerNames : []): {
+    name: guid(containers[i].id, principalId, roleIds.storageBlobDataOwner)
+    scope: containers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataOwner)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'Bookker Sync: blob container ${containerName} (host storage / deployment package)'
+    }
+  }
+]
+
+resource accountBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (blobRoleScope == 'account') {
   name: guid(storage.id, principalId, roleIds.storageBlobDataOwner)
   scope: storage
   properties: {

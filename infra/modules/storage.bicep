@@ -26,6 +26,18 @@ param tableNames array
 @description('Blob container Flex Consumption reads deployment packages from.')
 param deploymentContainerName string
 
+@description('Blob containers the Functions host keeps its locks and keys in (created here, so the app\'s blob role can be scoped to them).')
+param hostContainerNames array = []
+
+@description('No public endpoint: reached only through private endpoints (network.bicep).')
+param privateNetworking bool = false
+
+@description('Log Analytics workspace receiving the blob / queue / table diagnostic logs.')
+param logAnalyticsWorkspaceId string
+
+@description('Also log every read (queue polling makes this large: several entries a second).')
+param logReads bool = false
+
 @description('Storage redundancy.')
 @allowed([
   'Standard_LRS'
@@ -52,9 +64,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: false
     defaultToOAuthAuthentication: true
     allowCrossTenantReplication: false
-    publicNetworkAccess: 'Enabled'
+    // Opt-in private networking: the app reaches the account through its VNet integration
+    // and private endpoints; nothing reaches it from the internet.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
       bypass: 'AzureServices'
     }
     encryption: {
@@ -90,6 +104,18 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// azure-webjobs-hosts (timer singleton locks, host id lease) and azure-webjobs-secrets
+// (function keys): created up front, as the host would on first start.
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for containerName in hostContainerNames: {
+    parent: blobService
+    name: containerName
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -122,9 +148,70 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   }
 ]
 
+// ---------------------------------------------------------------- diagnostic settings
+// Who wrote or deleted what, and with which identity, in Log Analytics (StorageBlobLogs,
+// StorageQueueLogs, StorageTableLogs). Logs are per service; the account itself has metrics.
+// https://learn.microsoft.com/azure/storage/blobs/monitor-blob-storage
+var serviceLogs = [
+  {
+    category: 'StorageWrite'
+    enabled: true
+  }
+  {
+    category: 'StorageDelete'
+    enabled: true
+  }
+  {
+    category: 'StorageRead'
+    enabled: logReads
+  }
+]
+
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: storage
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: serviceLogs
+  }
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: queueService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: serviceLogs
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: tableService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: serviceLogs
+  }
+}
+
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainer.name}'
+output deploymentContainerName string = deploymentContainer.name

@@ -15,6 +15,7 @@ did not understand.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,15 @@ def location(file: BicepFile, node: Node) -> str:
 # ------------------------------------------------------------------ declarations
 
 
+@dataclass(frozen=True)
+class Loop:
+    """``for item in iterable`` or ``for (item, index) in iterable``."""
+
+    var: str
+    index: str | None
+    iterable: Node
+
+
 @dataclass
 class Param:
     name: str
@@ -91,7 +101,7 @@ class Resource:
     api_version: str
     body: Node  # the object literal
     condition: Node | None  # `= if (condition) {...}`
-    loop: tuple[str, Node] | None  # `= [for item in iterable: {...}]`
+    loop: Loop | None  # `= [for item in iterable: {...}]` / `[for (item, i) in ...]`
     existing: bool
 
 
@@ -102,7 +112,7 @@ class Module:
     path: Path
     body: Node
     condition: Node | None
-    loop: tuple[str, Node] | None
+    loop: Loop | None
 
 
 @dataclass(eq=False)
@@ -182,7 +192,7 @@ def _string_piece(node: Node) -> str:
     return text(node)
 
 
-def _unwrap_body(node: Node) -> tuple[Node, Node | None, tuple[str, Node] | None]:
+def _unwrap_body(node: Node) -> tuple[Node, Node | None, Loop | None]:
     """object | if_statement | for_statement -> (object, condition, loop)."""
     if node.type == "object":
         return node, None, None
@@ -190,11 +200,31 @@ def _unwrap_body(node: Node) -> tuple[Node, Node | None, tuple[str, Node] | None
         paren, body = kids(node)
         return body, kids(paren)[0], None
     if node.type == "for_statement":
-        var, iterable, body = kids(node)
-        if var.type != "identifier" or body.type != "object":
+        loop, body = _loop(node)
+        if body.type != "object":
             raise Unresolved(f"unsupported loop form: {text(node)[:80]!r}")
-        return body, None, (text(var), iterable)
+        return body, None, loop
     raise Unresolved(f"unsupported declaration body: {text(node)[:80]!r}")
+
+
+def _loop(node: Node) -> tuple[Loop, Node]:
+    """A for_statement's variables, iterable and body."""
+    var, iterable, body = kids(node)
+    if var.type == "identifier":
+        return Loop(text(var), None, iterable), body
+    if var.type == "for_loop_parameters":
+        item, index = kids(var)
+        return Loop(text(item), text(index), iterable), body
+    raise Unresolved(f"unsupported loop form: {text(node)[:80]!r}")
+
+
+def _key(project: Project, key: Node, env: Env) -> str:
+    """An object key: identifier, plain string or interpolated string."""
+    if key.type != "string":
+        return text(key)
+    value = project.eval(key, env)
+    assert isinstance(value, str)
+    return value
 
 
 def object_get(obj: Node, key: str) -> Node | None:
@@ -205,6 +235,8 @@ def object_get(obj: Node, key: str) -> Node | None:
         if prop.type != "object_property":
             continue
         key_node, value = kids(prop)
+        if key_node.type == "string" and any(c.type == "interpolation" for c in kids(key_node)):
+            continue  # computed keys aren't looked up by name
         name = _plain_string(key_node) if key_node.type == "string" else text(key_node)
         if name == key:
             return value
@@ -216,17 +248,23 @@ def object_get(obj: Node, key: str) -> Node | None:
 
 @dataclass(frozen=True)
 class ResourceRef:
-    """A resource or module symbol used as a value (``scope: storage``, ``parent: x``)."""
+    """A resource symbol used as a value (``scope: storage``, ``parent: x``); ``index`` is
+    set for one instance of a resource loop (``containers[i]``)."""
 
     file: BicepFile
     name: str
+    index: int | None = None
 
     @property
     def resource(self) -> Resource:
         return self.file.resources[self.name]
 
+    @property
+    def label(self) -> str:
+        return self.name if self.index is None else f"{self.name}[{self.index}]"
+
     def __repr__(self) -> str:
-        return f"ResourceRef({self.file.path.name}:{self.name})"
+        return f"ResourceRef({self.file.path.name}:{self.label})"
 
 
 @dataclass(frozen=True)
@@ -249,7 +287,7 @@ class Opaque:
     path: tuple[str, ...]
 
     def __str__(self) -> str:
-        return "<" + ".".join((self.base.name, *self.path)) + ">"
+        return "<" + ".".join((self.base.label, *self.path)) + ">"
 
 
 @dataclass(frozen=True)
@@ -309,17 +347,53 @@ class Project:
     # -------------------------------------------------------------- evaluation
 
     def instances(self, file: BicepFile, resource: Resource) -> list[dict[str, Any]]:
-        """The resource's body evaluated once per loop item ([] when its condition is false)."""
+        """The resource's body evaluated once per loop item ([] when its condition, or the
+        condition of the module deploying its file, is false)."""
         env = Env(file)
+        if not self.deployed(file):
+            return []
         if resource.condition is not None and not self.eval(resource.condition, env):
             return []
         if resource.loop is None:
             return [self.eval(resource.body, env)]
-        var, iterable = resource.loop
-        items = self.eval(iterable, env)
+        return [self.eval(resource.body, e) for e in self.loop_envs(env, resource.loop)]
+
+    def deployed(self, file: BicepFile) -> bool:
+        """Whether the file is deployed: main.bicep, or a module whose `if` holds."""
+        if file is self.main:
+            return True
+        callers = self.callers(file)
+        if len(callers) != 1:
+            raise Unresolved(f"{file.path.name} is used by {len(callers)} modules, not 1")
+        caller, module = callers[0]
+        if module.condition is not None and not self._truth(module.condition, Env(caller)):
+            return False
+        return self.deployed(caller)
+
+    def loop_envs(self, env: Env, loop: Loop) -> list[Env]:
+        """One environment per item of the loop, with its variables bound."""
+        items = self.eval(loop.iterable, env)
         if not isinstance(items, list):
-            raise Unresolved(f"{location(file, iterable)}: loop over a non-array")
-        return [self.eval(resource.body, env.bind(var, item)) for item in items]
+            raise Unresolved(f"{location(env.file, loop.iterable)}: loop over a non-array")
+        envs = [env.bind(loop.var, item) for item in items]
+        if loop.index is not None:
+            envs = [e.bind(loop.index, i) for i, e in enumerate(envs)]
+        return envs
+
+    def resource_name(self, ref: ResourceRef) -> Any:
+        """The evaluated ``name`` of a resource (of one loop instance when indexed)."""
+        resource = ref.resource
+        name_node = object_get(resource.body, "name")
+        if name_node is None:
+            raise Unresolved(f"{location(ref.file, resource.node)}: {ref.name} has no name")
+        if resource.loop is None:
+            if ref.index is not None:
+                raise Unresolved(f"{ref.name} is not a loop, can't index it")
+            return self.eval(name_node, Env(ref.file))
+        if ref.index is None:
+            raise Unresolved(f"{location(ref.file, resource.node)}: name of a loop, unindexed")
+        envs = self.loop_envs(Env(ref.file), resource.loop)
+        return self.eval(name_node, envs[ref.index])
 
     def param_value(self, file: BicepFile, name: str) -> Any:
         param = file.params[name]
@@ -364,8 +438,7 @@ class Project:
                 if prop.type != "object_property":
                     raise Unresolved(f"{location(env.file, prop)}: unsupported {prop.type}")
                 key, value = kids(prop)
-                name = _plain_string(key) if key.type == "string" else text(key)
-                out[name] = self.eval(value, env)
+                out[_key(self, key, env)] = self.eval(value, env)
             return out
         if kind == "parenthesized_expression":
             return self.eval(kids(node)[0], env)
@@ -373,7 +446,12 @@ class Project:
             return self._identifier(text(node), node, env)
         if kind == "member_expression":
             obj, prop = kids(node)
-            return self._member(self.eval(obj, env), text(prop), node, env)
+            return self._postfix(obj, lambda value: self._member(value, text(prop), node, env), env)
+        if kind == "subscript_expression":
+            obj, index = kids(node)
+            return self._postfix(
+                obj, lambda value: self._subscript(value, self.eval(index, env), node, env), env
+            )
         if kind == "ternary_expression":
             cond, then, other = kids(node)
             return self.eval(then if self._truth(cond, env) else other, env)
@@ -395,12 +473,19 @@ class Project:
                 raise Unresolved(f"{location(env.file, node)}: function {fn}() not modelled")
             return builtin(*(self.eval(a, env) for a in args))
         if kind == "for_statement":
-            var, iterable, body = kids(node)
-            items = self.eval(iterable, env)
-            if not isinstance(items, list):
-                raise Unresolved(f"{location(env.file, node)}: loop over a non-array")
-            return [self.eval(body, env.bind(text(var), item)) for item in items]
+            loop, body = _loop(node)
+            return [self.eval(body, e) for e in self.loop_envs(env, loop)]
         raise Unresolved(f"{location(env.file, node)}: {kind} not modelled: {text(node)[:60]!r}")
+
+    def _postfix(self, obj: Node, apply: Callable[[Any], Any], env: Env) -> Any:
+        """``obj.prop`` / ``obj[i]``. tree-sitter-bicep reads ``c ? a : b.prop`` as
+        ``(c ? a : b).prop``; Bicep binds the member to ``b``, and so does this."""
+        if obj.type == "ternary_expression":
+            cond, then, other = kids(obj)
+            if self._truth(cond, env):
+                return self.eval(then, env)
+            return self._postfix(other, apply, env)
+        return apply(self.eval(obj, env))
 
     def _truth(self, node: Node, env: Env) -> bool:
         value = self.eval(node, env)
@@ -438,14 +523,22 @@ class Project:
             return self.eval(target.outputs[prop], Env(target))
         if isinstance(obj, ResourceRef):
             if prop == "name":
-                name_node = object_get(obj.resource.body, "name")
-                if name_node is None or obj.resource.loop is not None:
-                    raise Unresolved(f"{location(env.file, node)}: name of {obj.name}")
-                return self.eval(name_node, Env(obj.file))
+                return self.resource_name(obj)
             return Opaque(obj, (prop,))
         if isinstance(obj, Opaque):
             return Opaque(obj.base, (*obj.path, prop))
         raise Unresolved(f"{location(env.file, node)}: .{prop} of {obj!r}")
+
+    def _subscript(self, obj: Any, index: Any, node: Node, env: Env) -> Any:
+        if isinstance(obj, ResourceRef) and obj.index is None and obj.resource.loop is not None:
+            if not isinstance(index, int):
+                raise Unresolved(f"{location(env.file, node)}: index {index!r}")
+            return ResourceRef(obj.file, obj.name, index)
+        if isinstance(obj, list) and isinstance(index, int):
+            return obj[index]
+        if isinstance(obj, dict) and isinstance(index, str) and index in obj:
+            return obj[index]
+        raise Unresolved(f"{location(env.file, node)}: {text(node)[:60]!r}")
 
     def _binary(self, node: Node, env: Env) -> Any:
         left_node, right_node = kids(node)
@@ -487,6 +580,13 @@ def _stringify(value: Any) -> str:
     raise Unresolved(f"can't interpolate {value!r}")
 
 
+def _string(value: Any) -> str:
+    """Bicep's string(): JSON for objects and arrays (deployment-time values as <...>)."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return _stringify(value)
+
+
 def _unique_string(*parts: Any) -> str:
     digest = hashlib.sha256("|".join(map(_stringify, parts)).encode()).hexdigest()
     return "".join(chr(ord("a") + int(c, 16) % 26) for c in digest[:13])
@@ -499,6 +599,14 @@ def _union(*objects: Any) -> dict[str, Any]:
             raise Unresolved(f"union() of a non-object {obj!r}")
         out.update(obj)
     return out
+
+
+def _concat(*parts: Any) -> Any:
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    if all(isinstance(p, list) for p in parts):
+        return [x for part in parts for x in part]
+    raise Unresolved(f"concat() of {parts!r}")
 
 
 def _empty(value: Any) -> bool:
@@ -515,7 +623,7 @@ _ENVIRONMENT = {
 }
 
 _BUILTINS: dict[str, Callable[..., Any]] = {
-    "string": _stringify,
+    "string": _string,
     "empty": _empty,
     "length": len,
     "toLower": lambda s: s.lower(),
@@ -527,6 +635,7 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "endsWith": lambda s, p: s.lower().endswith(p.lower()),
     "contains": lambda c, x: x in c,
     "union": _union,
+    "concat": _concat,
     "items": lambda d: [{"key": k, "value": d[k]} for k in sorted(d, key=str.lower)],
     "uniqueString": _unique_string,
     "guid": lambda *parts: _unique_string("guid", *parts),

@@ -83,6 +83,10 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
 
+# Settings the app is about to read (DESIGN.md §10, API authentication): the template sets
+# them already (apiAuth=entra by default), the code's SETTING_NAMES doesn't list them yet.
+UPCOMING_APP_SETTINGS = {"API_AUTH", "API_AUTH_ISSUER", "API_AUTH_AUDIENCE"}
+
 # Built-in Azure role definition ids.
 BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
@@ -198,10 +202,8 @@ def dig(value: Any, path: tuple[str, ...]) -> Any:
 
 def resolve_name(project: Project, ref: Any) -> str:
     assert isinstance(ref, ResourceRef), f"expected a resource reference, got {ref!r}"
-    name_node = object_get(ref.resource.body, "name")
-    assert name_node is not None, f"{ref.name} has no name"
-    name = project.eval(name_node, Env(ref.file))
-    assert isinstance(name, str)
+    name = project.resource_name(ref)
+    assert isinstance(name, str), f"{ref!r}: name {name!r}"
     return name
 
 
@@ -211,6 +213,13 @@ def account_of(project: Project, ref: Any) -> str:
         parent = object_get(ref.resource.body, "parent")
         assert parent is not None, f"{ref.name} has no parent"
         ref = project.eval(parent, Env(ref.file))
+    return resolve_name(project, ref)
+
+
+def scope_name(project: Project, ref: ResourceRef) -> str:
+    """A scope's name; a blob container's as <account>/<container>."""
+    if ref.resource.type == CONTAINER:
+        return f"{account_of(project, ref)}/{resolve_name(project, ref)}"
     return resolve_name(project, ref)
 
 
@@ -269,7 +278,10 @@ def test_settings_the_azure_deployment_must_not_set(mode: str) -> None:
 def test_no_unknown_settings() -> None:
     """Every app setting is one the app, the runtime or the platform reads (catches typos)."""
     for project in map(mode_deployment, MODES):
-        known = set(SETTING_NAMES) | set(RUNTIME_SETTING_NAMES) | PLATFORM_SETTINGS
+        known = (
+            set(SETTING_NAMES) | set(RUNTIME_SETTING_NAMES) | PLATFORM_SETTINGS
+            | UPCOMING_APP_SETTINGS
+        )  # fmt: skip
         unknown = sorted(set(app_settings(project)) - known)
         assert not unknown, f"app settings nothing reads: {unknown}"
 
@@ -493,31 +505,66 @@ def app_principal_grants(project: Project) -> set[tuple[str, str, str]]:
         ):
             assert body["properties"]["principalType"] == "ServicePrincipal", where
             assert role not in BROAD_ROLES, f"{where}: app identity gets {BROAD_ROLES[role]}"
-            grants.add((role, scope.resource.type, resolve_name(project, scope)))
+            grants.add((role, scope.resource.type, scope_name(project, scope)))
     return grants
 
 
-def test_role_assignments_cover_what_the_app_does() -> None:
-    project = deployment()
+def deployment_container(project: Project) -> str:
+    """<account>/<container> of the container Flex Consumption deploys from (site config)."""
+    site = the_instance(project, SITE)
+    url = site["properties"]["functionAppConfig"]["deployment"]["storage"]["value"]
+    prefix = "<storage.properties.primaryEndpoints.blob>"
+    assert url.startswith(prefix), url
+    return f"{the_instance(project, STORAGE_ACCOUNT)['name']}/{url.removeprefix(prefix)}"
+
+
+# The Functions host's blob containers: timer singleton locks and host id lease; keys.
+HOST_CONTAINERS = ("azure-webjobs-hosts", "azure-webjobs-secrets")
+
+
+@pytest.mark.parametrize("blob_scope", ["containers", "account"])
+def test_role_assignments_cover_what_the_app_does(blob_scope: str) -> None:
+    project = deployment(blobRoleScope=blob_scope)
     account = the_instance(project, STORAGE_ACCOUNT)["name"]
     vault = the_instance(project, KEY_VAULT)["name"]
+    blob = (
+        {
+            (BLOB_DATA_OWNER, CONTAINER, deployment_container(project)): "deployment package",
+            **{
+                (BLOB_DATA_OWNER, CONTAINER, f"{account}/{c}"): "host storage"
+                for c in HOST_CONTAINERS
+            },
+        }
+        if blob_scope == "containers"
+        else {(BLOB_DATA_OWNER, STORAGE_ACCOUNT, account): "host storage, deployment package"}
+    )
     required = {
-        (BLOB_DATA_OWNER, STORAGE_ACCOUNT, account): "host storage, deployment package",
+        **blob,
         (QUEUE_DATA_CONTRIBUTOR, STORAGE_ACCOUNT, account): "queue triggers, enqueueing",
         (TABLE_DATA_CONTRIBUTOR, STORAGE_ACCOUNT, account): "the app's tables",
         (KV_SECRETS_USER, KEY_VAULT, vault): "Key Vault references",
     }
-    missing = {
-        need: why for need, why in required.items() if need not in app_principal_grants(project)
-    }
+    grants = app_principal_grants(project)
+    missing = {need: why for need, why in required.items() if need not in grants}
     assert not missing, f"role assignments missing for the app's identity: {missing}"
+
+
+def test_blob_role_is_scoped_to_containers_by_default() -> None:
+    """Least privilege: no blob data role on the whole account unless asked for."""
+    project = deployment()
+    blob_grants = {g for g in app_principal_grants(project) if g[0] == BLOB_DATA_OWNER}
+    assert blob_grants and all(g[1] == CONTAINER for g in blob_grants), blob_grants
+    declared = {
+        f"{account_of(project, c['parent'])}/{c['name']}" for c in all_instances(project, CONTAINER)
+    }
+    assert {g[2] for g in blob_grants} <= declared, "the role's containers are deployed"
 
 
 def test_required_role_assignments_are_unconditional() -> None:
     project = deployment()
     for file, resource, body in role_assignments(project):
         role = body["properties"]["roleDefinitionId"].rsplit("/", 1)[-1]
-        if role in (*STORAGE_DATA_ROLES, KV_SECRETS_USER):
+        if role in (QUEUE_DATA_CONTRIBUTOR, TABLE_DATA_CONTRIBUTOR, KV_SECRETS_USER):
             assert resource.condition is None, f"{location(file, resource.node)} is conditional"
 
 
@@ -590,12 +637,12 @@ def test_flex_consumption_plan_and_deployment_storage() -> None:
     storage = config["deployment"]["storage"]
     assert storage["type"] == "blobContainer"
     assert storage["authentication"]["type"] == "SystemAssignedIdentity"
-    (container,) = all_instances(project, CONTAINER)
-    assert container["properties"]["publicAccess"] == "None"
-    assert storage["value"] == f"<storage.properties.primaryEndpoints.blob>{container['name']}"
-    assert (
-        account_of(project, container["parent"]) == the_instance(project, STORAGE_ACCOUNT)["name"]
-    )
+    containers = all_instances(project, CONTAINER)
+    assert all(c["properties"]["publicAccess"] == "None" for c in containers)
+    account = the_instance(project, STORAGE_ACCOUNT)["name"]
+    named = [c for c in containers if f"{account}/{c['name']}" == deployment_container(project)]
+    assert len(named) == 1, "the deployment container is declared in the app's account"
+    assert account_of(project, named[0]["parent"]) == account
     scale = config["scaleAndConcurrency"]
     assert scale["instanceMemoryMB"] in (512, 2048, 4096)
     assert 1 <= scale["maximumInstanceCount"] <= 1000
