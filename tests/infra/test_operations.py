@@ -188,7 +188,7 @@ def test_needs_consent_alert() -> None:
 def test_the_log_lines_the_alerts_parse_are_still_written() -> None:
     """The alerts and workbook read these phrases from traces; the code must still log them."""
     sources = {
-        "bookker_sync/sync/renewal.py": ["renewal: due=%d", "needs-consent=%d"],
+        "bookker_sync/sync/subscriptions/renewal.py": ["renewal: due=%d", "needs-consent=%d"],
         "bookker_sync/graph/transport.py": ['"Graph %s on %s: retry'],
     }
     for path, phrases in sources.items():
