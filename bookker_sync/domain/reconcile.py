@@ -127,6 +127,25 @@ class LocateRoomCopy:
 
 
 @dataclass(frozen=True)
+class DeclineRoomCopy:
+    """Bookker cancelled a booking the room still holds: the room declines its copy
+    (found by iCalUId when its id was never recorded), with the reason."""
+
+    booking_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CancelOrganizerEvent:
+    """Bookker cancels its own meeting on the organizer's event: cancelled (attendees
+    and the room are told) when a room was invited, else deleted."""
+
+    booking_id: str
+    comment: str
+    notify_attendees: bool
+
+
+@dataclass(frozen=True)
 class InspectOrganizer:
     """Read the organizer's event, then call reconcile_organizer_view."""
 
@@ -136,7 +155,7 @@ class InspectOrganizer:
 Action = (
     Ignore | RecordCopy | AcceptOutlookBooking | AddExtension | DeclineRoomEvent | MarkDeclined
     | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
-    | Reconfirm
+    | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent
 )  # fmt: skip
 
 
@@ -330,3 +349,19 @@ def reconcile_organizer_view(
     if room.response is Response.ACCEPTED and not stored.outlook.resource_event_id:
         return [LocateRoomCopy(stored.id)]
     return [Ignore(f"the room's answer is {room.response.value}")]
+
+
+# -- Bookker cancels: what Outlook is told ---------------------------------------------
+def outlook_cancellation(booking: Booking, reason: str, *, room_decides: bool) -> Action:
+    """The Outlook write for a booking Bookker cancelled (API delete) or released
+    (``room_decides``: a system action in bidirectional mode, where the room's calendar
+    is acted on). A meeting made in Outlook is not Bookker's to cancel: the room
+    declines its copy, so the organizer sees why."""
+    ref = booking.outlook
+    if ref.resource_mailbox and (room_decides or booking.source is BookingSource.OUTLOOK):
+        return DeclineRoomCopy(booking.id, reason)
+    if booking.source is BookingSource.OUTLOOK:
+        return Ignore("no room copy to decline")
+    if not ref.organizer_mailbox or not ref.organizer_event_id:
+        return Ignore("the booking has no Outlook event")
+    return CancelOrganizerEvent(booking.id, reason, notify_attendees=bool(ref.resource_mailbox))

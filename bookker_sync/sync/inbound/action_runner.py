@@ -4,10 +4,12 @@ a re-run of the same delta page leaves the same final state."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
 from urllib.parse import quote
 
-from bookker_sync.domain.models import BookingStatus, Violation
+from bookker_sync.domain import lifecycle
+from bookker_sync.domain.lifecycle import Transition, TransitionError
+from bookker_sync.domain.models import Booking, BookingStatus, Violation
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
@@ -30,12 +32,11 @@ from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_bat
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
 from bookker_sync.storage.errors import ConflictError
-from bookker_sync.storage.ledger import Claim, LedgerSpanError, SlotTakenError
+from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
-from bookker_sync.sync.booking_records import get_record, mutate
+from bookker_sync.sync.booking_records import apply_ledger, change_booking, get_record, mutate
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
-from bookker_sync.sync.ops import declines
-from bookker_sync.sync.outbound.bookings import mark_cancelled
+from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class ActionRunner:
                 # Graph writes on the room wait for the end of the page: one $batch.
                 self._room_writes.append(action)
             case MarkDeclined(booking_id=bid, reason=reason):
-                await self._set_status(bid, BookingStatus.DECLINED, reason)
+                await self._set_status(bid, lambda b: lifecycle.decline(b, reason))
             case UpdateBooking():
                 await self._update(action)
             case Reconfirm():
@@ -74,7 +75,7 @@ class ActionRunner:
             case RevertOrganizerEvent():
                 await self._revert(action)
             case CancelBooking(booking_id=bid, reason=reason):
-                await self._set_status(bid, BookingStatus.CANCELLED, reason)
+                await self._set_status(bid, lambda b: lifecycle.cancel(b, reason))
             case InspectOrganizer(booking_id=bid):
                 await self._inspect(bid)
             case LocateRoomCopy(booking_id=bid):
@@ -95,11 +96,8 @@ class ActionRunner:
 
     async def _accept(self, action: AcceptOutlookBooking) -> None:
         booking, remote = action.booking, action.remote
-        claim = Claim(booking.id, booking.start, booking.end)
         try:
-            await self.services.ledger.claim(
-                booking.tenant_id, booking.space_id, [claim], self.services.clock.now(), hold=False
-            )
+            await apply_ledger(self.services, booking, lifecycle.confirm(booking).ledger)
         except LedgerSpanError as exc:
             violation = Violation(rule="maxMinutes", message=str(exc))
             await self.apply(
@@ -128,36 +126,26 @@ class ActionRunner:
         self.index.put(record)
         self.index.add_user_booking(record.booking)
 
-    async def _set_status(self, booking_id: str, status: BookingStatus, reason: str) -> None:
-        if status is BookingStatus.CANCELLED:
-            stored = await get_record(self.services, self.index.tenant_id, booking_id)
-            await mark_cancelled(self.services, stored, reason)
-            self.index.put(
-                (await get_record(self.services, self.index.tenant_id, booking_id)).value
-            )
+    async def _set_status(self, booking_id: str, step: Callable[[Booking], Transition]) -> None:
+        stored = await get_record(self.services, self.index.tenant_id, booking_id)
+        try:
+            record, _ = await change_booking(self.services, stored, step)
+        except TransitionError as exc:
+            log.info("%s left as it is: %s", booking_id, exc)
             return
-
-        def change(record: BookingRecord) -> bool:
-            if record.booking.status is not BookingStatus.CONFIRMED:
-                return False
-            record.booking.status, record.booking.status_reason = status, reason
-            return True
-
-        record = await self._mutate(booking_id, change)
-        b = record.booking
-        await self.services.ledger.release(b.tenant_id, b.space_id, [Claim(b.id, b.start, b.end)])
+        self.index.put(record)
 
     async def _update(self, action: UpdateBooking) -> None:
-        record = (
-            self.index.records.get(action.booking_id)
-            or (await get_record(self.services, self.index.tenant_id, action.booking_id)).value
-        )
-        b = record.booking
-        before, after = Claim(b.id, b.start, b.end), Claim(b.id, action.start, action.end)
+        stored = await get_record(self.services, self.index.tenant_id, action.booking_id)
+        b = stored.value.booking
+
+        def adopt(rec: BookingRecord) -> None:
+            _adopt_copy(rec, action.remote)
+
         try:
-            await self.services.ledger.claim(
-                b.tenant_id, b.space_id, [after], self.services.clock.now(),
-                release=[before], hold=False,
+            record, _ = await change_booking(
+                self.services, stored, lambda bk: lifecycle.move(bk, action.start, action.end),
+                also=adopt,
             )  # fmt: skip
         except (SlotTakenError, LedgerSpanError):
             violation = Violation(
@@ -167,20 +155,22 @@ class ActionRunner:
                 b.id, b.start, b.end, action.start, action.end, decline_message([violation]),
             ))  # fmt: skip
             return
-
-        def change(rec: BookingRecord) -> bool:
-            _adopt_copy(rec, action.start, action.end, action.remote)
-            return True
-
-        await self._mutate(b.id, change)
+        except TransitionError as exc:
+            log.info("move of %s not applied: %s", b.id, exc)
+            return
+        self.index.put(record)
 
     async def _reconfirm(self, action: Reconfirm) -> None:
-        b = (await get_record(self.services, self.index.tenant_id, action.booking_id)).value.booking
-        claim = Claim(b.id, action.start, action.end)
+        stored = await get_record(self.services, self.index.tenant_id, action.booking_id)
+
+        def adopt(rec: BookingRecord) -> None:
+            _adopt_copy(rec, action.remote)
+
         try:
-            await self.services.ledger.claim(
-                b.tenant_id, b.space_id, [claim], self.services.clock.now(), hold=False
-            )
+            record, _ = await change_booking(
+                self.services, stored,
+                lambda bk: lifecycle.reconfirm(bk, action.start, action.end), also=adopt,
+            )  # fmt: skip
         except (SlotTakenError, LedgerSpanError):
             violation = Violation(
                 rule="conflict", message=f"{self.index.space.name} is already booked then."
@@ -189,15 +179,10 @@ class ActionRunner:
                 DeclineRoomEvent(action.remote.id, decline_message([violation]), (violation,))
             )
             return
-
-        def change(rec: BookingRecord) -> bool:
-            if rec.booking.status is not BookingStatus.DECLINED:
-                return False
-            rec.booking.status, rec.booking.status_reason = BookingStatus.CONFIRMED, None
-            _adopt_copy(rec, action.start, action.end, action.remote)
-            return True
-
-        await self._mutate(b.id, change)
+        except TransitionError as exc:
+            log.info("reconfirmation of %s not applied: %s", action.booking_id, exc)
+            return
+        self.index.put(record)
 
     async def _mutate(self, booking_id: str, change: object) -> BookingRecord:
         stored = await get_record(self.services, self.index.tenant_id, booking_id)
@@ -245,23 +230,17 @@ class ActionRunner:
             or result.status == 404
             or (isinstance(write, AddExtension) and result.status == 409)
         )
-        if not done:  # 424 after an earlier failure, 429, 5xx: do it alone, with retries
-            if isinstance(write, DeclineRoomEvent):
-                await self.calendar.decline_event(
-                    self.index.room, write.room_event_id, write.reason
-                )
-            else:
-                await self._add_extension_now(write.booking_id, write.room_event_id)
-                return
+        # Not done (424 after an earlier failure, 429, 5xx): done alone, with retries.
         if isinstance(write, DeclineRoomEvent):
-            log.info("room %s declined %s: %s", self.index.room, write.room_event_id, write.reason)
-            await declines.record_decline(
-                self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
-                mailbox=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
+            await decline_room_copy(self.services, self.calendar, RoomDecline(
+                tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+                room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
                 rules=[v.rule for v in write.violations],
-            )  # fmt: skip
-        else:
+            ), sent=done)  # fmt: skip
+        elif done:
             await self._extension_added(write.booking_id)
+        else:
+            await self._add_extension_now(write.booking_id, write.room_event_id)
 
     async def _add_extension_now(self, booking_id: str, room_event_id: str) -> None:
         record = self.index.records.get(booking_id)
@@ -321,9 +300,9 @@ class ActionRunner:
                  action.restore_end, action.reason)  # fmt: skip
 
 
-def _adopt_copy(rec: BookingRecord, start: datetime, end: datetime, remote: RemoteEvent) -> None:
-    """The booking takes the room copy's times, id, version and JSON."""
-    rec.booking.start, rec.booking.end = start, end
+def _adopt_copy(rec: BookingRecord, remote: RemoteEvent) -> None:
+    """The booking keeps the room copy's id, version and JSON (its times come from the
+    lifecycle step)."""
     ref = rec.booking.outlook
     ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
     rec.resource_event = remote.raw

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bookker_sync.domain import lifecycle
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -40,8 +41,13 @@ from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.storage.tables import Stored
-from bookker_sync.sync import messages
-from bookker_sync.sync.booking_records import get_record, mutate
+from bookker_sync.sync import booking_records, messages
+from bookker_sync.sync.booking_records import (
+    apply_ledger,
+    change_booking,
+    get_record,
+    mutate,
+)
 from bookker_sync.sync.errors import (
     BadRequestError,
     ConflictAppError,
@@ -50,6 +56,7 @@ from bookker_sync.sync.errors import (
     RuleViolationError,
 )
 from bookker_sync.sync.messages import OutboundMessage
+from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant, get_user
 from bookker_sync.sync.services import Services
@@ -136,7 +143,12 @@ async def create_booking(
     ids = [booking_id] if series_id is None else [
         occurrence_id(series_id, i) for i in range(len(occurrences))
     ]  # fmt: skip
-    claims = [Claim(i, s, e) for i, (s, e) in zip(ids, occurrences, strict=True)]
+    pending = [
+        _new_booking(tenant, space, user, body.subject, Claim(i, s, e), series_id, None, now)
+        for i, (s, e) in zip(ids, occurrences, strict=True)
+    ]
+    # Each new booking takes its slot; held until Outlook has the event, then confirmed.
+    claims = booking_records.claims(s for b in pending for s in lifecycle.confirm(b).ledger.take)
     await _claim(services, tenant_id, space.id, claims, now)
     try:
         copies = await _write_outlook(services, tenant, space, user, body, booking_id, claims)
@@ -144,8 +156,8 @@ async def create_booking(
         await services.ledger.release(tenant_id, space.id, claims)
         raise _graph_failure(exc, "the booking") from exc
     bookings = [
-        _new_booking(tenant, space, user, body.subject, claim, series_id, copy, now)
-        for claim, copy in zip(claims, copies, strict=True)
+        b.model_copy(update={"outlook": _outlook_ref(tenant, space, user, copy)})
+        for b, copy in zip(pending, copies, strict=True)
     ]
     for booking, copy in zip(bookings, copies, strict=True):
         await _store_new(services, BookingRecord(booking=booking, organizer_event=copy))
@@ -256,7 +268,7 @@ def _new_booking(
     subject: str,
     claim: Claim,
     series_id: str | None,
-    copy: dict[str, Any],
+    copy: dict[str, Any] | None,
     now: datetime,
 ) -> Booking:
     return Booking(
@@ -269,16 +281,20 @@ def _new_booking(
         subject=subject,
         source=BookingSource.BOOKKER,
         series_id=series_id,
-        outlook=OutlookRef(
-            i_cal_uid=copy.get("iCalUId"),
-            organizer_mailbox=user.email,
-            organizer_event_id=copy.get("id"),
-            change_key=copy.get("changeKey"),
-            series_master_id=copy.get("seriesMasterId"),
-            resource_mailbox=room_of(tenant, space),
-        ),
+        outlook=_outlook_ref(tenant, space, user, copy or {}),
         created_at=now,
         updated_at=now,
+    )
+
+
+def _outlook_ref(tenant: Tenant, space: Space, user: User, copy: dict[str, Any]) -> OutlookRef:
+    return OutlookRef(
+        i_cal_uid=copy.get("iCalUId"),
+        organizer_mailbox=user.email,
+        organizer_event_id=copy.get("id"),
+        change_key=copy.get("changeKey"),
+        series_master_id=copy.get("seriesMasterId"),
+        resource_mailbox=room_of(tenant, space),
     )
 
 
@@ -340,9 +356,9 @@ async def update_booking(
         space=space, user=user, start=start, end=end, user_bookings=mine, now=now,
         ignore_booking_ids={old.id},
     ))  # fmt: skip
-    before, after = Claim(old.id, old.start, old.end), Claim(old.id, start, end)
+    moved = lifecycle.move(old, start, end)
     try:
-        await services.ledger.claim(tenant_id, space.id, [after], now, release=[before], hold=False)
+        await apply_ledger(services, old, moved.ledger)
     except SlotTakenError as exc:
         raise ConflictAppError(
             "the space is already booked at that time", conflicts=exc.conflicts
@@ -353,7 +369,7 @@ async def update_booking(
     try:
         event = await _patch_outlook(services, tenant, old, start, end, subject)
     except GraphError as exc:
-        await services.ledger.claim(tenant_id, space.id, [before], now, release=[after], hold=False)
+        await apply_ledger(services, old, moved.ledger.undo())
         raise _graph_failure(exc, "the change") from exc
     return await _save_update(services, stored, start, end, subject, event, now)
 
@@ -405,47 +421,20 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
     if booking.status is BookingStatus.CANCELLED:
         return
     try:
-        await cancel_in_outlook(services, tenant, booking, "Cancelled in Bookker")
+        await tell_outlook_cancelled(
+            services, tenant, booking, "Cancelled in Bookker", room_decides=False
+        )
     except GraphError as exc:
         raise _graph_failure(exc, "the cancellation") from exc
     await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER)
-
-
-async def cancel_in_outlook(
-    services: Services, tenant: Tenant, booking: Booking, comment: str
-) -> None:
-    """Bookker's meetings are cancelled by their organizer's event (a meeting tells the
-    room) or deleted; a meeting made in Outlook is not ours to cancel, so the room
-    declines its copy and the organizer sees why."""
-    ref = booking.outlook
-    calendar = services.graph.calendar(tenant.graph_tenant_id)
-    if booking.source is BookingSource.OUTLOOK:
-        if ref.resource_mailbox and ref.resource_event_id:
-            await calendar.decline_event(ref.resource_mailbox, ref.resource_event_id, comment)
-        return
-    if not ref.organizer_mailbox or not ref.organizer_event_id:
-        return
-    if ref.resource_mailbox:
-        await calendar.cancel_event(ref.organizer_mailbox, ref.organizer_event_id, comment)
-    else:
-        await calendar.delete_event(ref.organizer_mailbox, ref.organizer_event_id)
 
 
 async def mark_cancelled(
     services: Services, stored: Stored[BookingRecord], reason: str | None
 ) -> Booking:
     """Status cancelled (idempotent) and the slot freed."""
-
-    def change(record: BookingRecord) -> bool:
-        if record.booking.status is BookingStatus.CANCELLED:
-            return False
-        record.booking.status, record.booking.status_reason = BookingStatus.CANCELLED, reason
-        return True
-
-    final = (await mutate(services, stored, change)).booking
-    claim = Claim(final.id, final.start, final.end)
-    await services.ledger.release(final.tenant_id, final.space_id, [claim])
-    return final
+    record, _ = await change_booking(services, stored, lambda b: lifecycle.cancel(b, reason))
+    return record.booking
 
 
 async def release_booking(

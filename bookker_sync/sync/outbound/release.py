@@ -1,6 +1,6 @@
 """Queue ``outbound``: Bookker system actions applied to Outlook calendars.
 
-Release (DESIGN.md §1): bidirectional → the room declines its copy with the reason
+Release: bidirectional → the room declines its copy with the reason
 (the user sees why); unidirectional → the user's event is cancelled. Every step is
 idempotent, so a redelivered message changes nothing the second time.
 """
@@ -8,15 +8,12 @@ idempotent, so a redelivered message changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bookker_sync.domain.models import BookingStatus, TenantMode
-from bookker_sync.graph.errors import GraphNotFoundError
-from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.sync.booking_records import get_record
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.messages import OutboundMessage
-from bookker_sync.sync.outbound.bookings import cancel_in_outlook
+from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
 
@@ -34,28 +31,7 @@ async def apply_outbound(services: Services, message: OutboundMessage) -> None:
     if booking.status is not BookingStatus.CANCELLED:
         log.info("outbound release of %s skipped: booking is %s", booking.id, booking.status)
         return
-    if tenant.mode is TenantMode.BIDIRECTIONAL and booking.outlook.resource_mailbox:
-        await _room_declines(services, tenant.graph_tenant_id, stored.value, message.reason)
-    else:
-        await cancel_in_outlook(services, tenant, booking, message.reason or "Released")
-
-
-async def _room_declines(
-    services: Services, graph_tenant_id: str, record: BookingRecord, reason: str
-) -> None:
-    ref = record.booking.outlook
-    calendar = services.graph.calendar(graph_tenant_id)
-    assert ref.resource_mailbox is not None
-    room_event_id = ref.resource_event_id
-    if room_event_id is None and ref.i_cal_uid:
-        found: dict[str, Any] | None = await calendar.find_by_ical_uid(
-            ref.resource_mailbox, ref.i_cal_uid
-        )
-        room_event_id = str(found["id"]) if found else None
-    if room_event_id is None:
-        log.info("release of %s: the room holds no copy; nothing to decline", record.booking.id)
-        return
-    try:
-        await calendar.decline_event(ref.resource_mailbox, room_event_id, reason or "Released")
-    except GraphNotFoundError:
-        return
+    await tell_outlook_cancelled(
+        services, tenant, booking, message.reason or "Released",
+        room_decides=tenant.mode is TenantMode.BIDIRECTIONAL,
+    )  # fmt: skip
