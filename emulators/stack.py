@@ -68,6 +68,7 @@ def host_env(connection_string: str) -> dict[str, str]:
         "FUNCTIONS_HOST_CLOCK_URL": f"https://localhost:{GRAPH_PORT}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": ca,
         "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",
+        "FUNCTIONS_HOST_SHUTDOWN_HOOK": "bookker_sync.sync.services:close_loop_services",
     }
 
 

@@ -43,6 +43,7 @@ def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[s
         "FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path,
         "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",
+        "FUNCTIONS_HOST_SHUTDOWN_HOOK": "bookker_sync.sync.services:close_loop_services",
         # Timers run only when a test asks (admin endpoint), so tests stay deterministic.
         **{f"AzureWebJobs.{name}.Disabled": "true" for name in TIMERS},
     }
