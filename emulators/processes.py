@@ -150,8 +150,7 @@ def spawn(
     cwd: Path = REPO,
 ) -> Child:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "wb")  # noqa: SIM115 - handed to the child process
-    with _interrupts:
+    with open(log_path, "wb") as log, _interrupts:  # one fresh log per run
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
@@ -163,7 +162,6 @@ def spawn(
         )
         child = Child(name=name, proc=proc, log_path=log_path)
         _live.append(child)
-    log.close()
     return child
 
 

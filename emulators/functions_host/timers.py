@@ -169,7 +169,10 @@ class TimerRunner:
         monitor = self._shared.monitor if self._shared else None
         now = self._now()
         if monitor is not None:
-            self._status = await monitor.get()
+            try:
+                self._status = await monitor.get()
+            except Exception as exc:  # run on schedule anyway; the next run records
+                log.warning("Timer %s: reading schedule status failed: %s", self.spec.name, exc)
         if self._run_on_startup:
             await self._fire(past_due=False, due=now)
         elif self._status is not None and now > self._status.next:

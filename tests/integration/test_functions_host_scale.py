@@ -4,6 +4,7 @@ once each, and one URL reaches every instance."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -156,3 +157,26 @@ def test_one_instance_is_the_host_itself(start_hosts, azurite, prefix):
     cluster = start_hosts(1, cluster_env(azurite, prefix, tick="0 0 0 1 1 *"), app_dir=HOST_APP)
     assert cluster.front is None and cluster.hosts[0].port == cluster.port
     assert httpx.get(f"{cluster.base_url}/api/echo/x").status_code == 200
+
+
+async def test_table_lease_acquire_renew_expire_release(azurite, prefix):
+    from datetime import timedelta
+
+    from emulators.functions_host.singleton import TableLease, open_hosts_table
+
+    table = await open_hosts_table(azurite.connection_string)
+    try:
+        period = timedelta(seconds=1)
+        a = TableLease(table, prefix, "Host.Functions.f.Listener", "a", period)
+        b = TableLease(table, prefix, "Host.Functions.f.Listener", "b", period)
+        assert await a.try_hold() and a.held
+        assert not await b.try_hold() and not b.held  # a live holder keeps it
+        assert await a.try_hold()  # renewal
+        await asyncio.sleep(1.2)
+        assert not a.held  # a stale holder knows it by its own count ...
+        assert await b.try_hold()  # ... and the expired lock goes to b
+        assert not await a.try_hold()  # a can't renew what b now holds
+        await b.release()
+        assert await a.try_hold()  # released: taken at once, no waiting for expiry
+    finally:
+        await table.close()
