@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run    start Azurite + Graph emulator + Functions host, seed a demo tenant, show sync"
-	@echo "make up     the same stack, empty, in the foreground (Ctrl-C stops all three)"
+	@echo "make up     the same stack, empty, in the foreground (Ctrl-C stops it all; INSTANCES=N)"
 	@echo "make test   install what is missing, lint, type-check and run the whole test suite"
 	@echo "make chaos  N=... SEED=...   a big chaos-convergence run"
 	@echo "make bench  run the benchmark scripts (results: BENCHMARKS.md)"
@@ -44,11 +44,13 @@ browser:
 	  fi; \
 	fi
 
+INSTANCES ?= 1
+STACK_ARGS ?=
 up: deps
-	$(PY) -m emulators.stack
+	$(PY) -m emulators.stack --instances $(INSTANCES) $(STACK_ARGS)
 
 run: deps
-	$(PY) -m emulators.stack --demo
+	$(PY) -m emulators.stack --demo --instances $(INSTANCES) $(STACK_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,7 @@ Graph emulator); "Outlook" actions are plain Graph API calls made as the user wo
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,9 +20,10 @@ from rich.table import Table
 
 from emulators.processes import REPO
 
-API = "http://localhost:7071/api"
-GRAPH = "https://localhost:7072"
-CA = str(REPO / ".local" / "emulator-ca.pem")
+# The stack hands the demo the app's settings, so its ports and state dir are followed.
+API = os.environ.get("WEBHOOK_BASE_URL", "http://localhost:7071/api")
+GRAPH = os.environ.get("GRAPH_AUTHORITY", "https://localhost:7072")
+CA = os.environ.get("GRAPH_CA_BUNDLE", str(REPO / ".local" / "emulator-ca.pem"))
 CLIENT_ID, SECRET = "bookker-sync-local", "bookker-sync-local-secret"
 console = Console(width=max(Console().width, 110))
 
@@ -273,7 +275,7 @@ class Demo:
     def operators(self) -> None:
         self.step("10. For operators: `python -m bookker_sync status contoso` and /api/status")
         subprocess.call([sys.executable, "-m", "bookker_sync", "status", self.tenant])
-        self.ok("status page: http://localhost:7071/api/status (HTML, no build step)")
+        self.ok(f"status page: {API}/status (HTML, no build step)")
 
 
 def _utc(moment: datetime) -> dict[str, str]:
@@ -296,6 +298,8 @@ def main() -> int:
     except httpx.HTTPError as exc:
         console.print(f"[red]demo: {exc}[/red]")
         return 1
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole foreground group: the stack stops
+        return 130
     console.rule("[bold green]Demo done: the stack keeps running (Ctrl-C to stop)")
     return 0
 

@@ -1,5 +1,6 @@
 """``make up`` / ``make run``: Azurite + Graph emulator + Functions host, wired, in the
-foreground. Ctrl-C stops all three. ``--demo`` also seeds a demo tenant and shows sync.
+foreground. Ctrl-C (or SIGTERM) stops everything. ``--demo`` also seeds a demo tenant
+and shows sync. ``--instances N`` runs N host instances behind one URL (scale-out).
 
 Local defaults (DESIGN.md §7): the app's Graph credentials are client id
 ``bookker-sync-local`` / secret ``bookker-sync-local-secret``; webhooks go to
@@ -11,20 +12,22 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from types import FrameType
+from dataclasses import dataclass
+from pathlib import Path
 
 from emulators.processes import (
     REPO,
     Child,
+    install_stop_signals,
     port_open,
     python,
     spawn,
     start_azurite,
-    start_functions_host,
+    start_functions_hosts,
+    stop_all,
     wait_until,
 )
 
@@ -34,8 +37,27 @@ GRAPH_PORT = 7072
 HOST_PORT = 7071
 
 
-def _check_ports() -> None:
-    busy = [p for p in (*AZURITE_PORTS, GRAPH_PORT, HOST_PORT) if port_open(p)]
+@dataclass(frozen=True)
+class Layout:
+    """Where the stack listens and keeps its state (defaults: DESIGN.md §7)."""
+
+    state: Path = LOCAL
+    azurite_ports: tuple[int, int, int] = AZURITE_PORTS
+    graph_port: int = GRAPH_PORT
+    host_port: int = HOST_PORT
+
+    @property
+    def ca(self) -> Path:
+        return self.state / "emulator-ca.pem"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+
+def _check_ports(layout: Layout) -> None:
+    ports = (*layout.azurite_ports, layout.graph_port, layout.host_port)
+    busy = [p for p in ports if port_open(p)]
     if busy:
         raise SystemExit(
             f"stack: port(s) {', '.join(map(str, busy))} already in use "
@@ -43,35 +65,36 @@ def _check_ports() -> None:
         )
 
 
-def start_graph_emulator() -> Child:
-    ca = LOCAL / "emulator-ca.pem"
-    argv = [python(), "-m", "emulators.graph", "--host", "127.0.0.1", "--port", str(GRAPH_PORT),
-            "--ca-out", str(ca)]  # fmt: skip
-    child = spawn("graph-emulator", argv, LOCAL / "logs" / "graph-emulator.log")
-    wait_until(lambda: port_open(GRAPH_PORT) and ca.exists(), child, what="listening")
+def start_graph_emulator(layout: Layout) -> Child:
+    argv = [python(), "-m", "emulators.graph", "--host", "127.0.0.1",
+            "--port", str(layout.graph_port), "--ca-out", str(layout.ca)]  # fmt: skip
+    layout.ca.unlink(missing_ok=True)  # wait for this run's CA, not a stale one
+    child = spawn("graph-emulator", argv, layout.logs / "graph-emulator.log")
+    wait_until(lambda: port_open(layout.graph_port) and layout.ca.exists(), child, what="listening")
     return child
 
 
-def host_env(connection_string: str) -> dict[str, str]:
-    ca = str(LOCAL / "emulator-ca.pem")
+def host_env(connection_string: str, layout: Layout = Layout()) -> dict[str, str]:
+    ca, graph = str(layout.ca), f"https://localhost:{layout.graph_port}"
     return {
         "AzureWebJobsStorage": connection_string,
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "GRAPH_CLIENT_ID": "bookker-sync-local",
         "GRAPH_CLIENT_SECRET": "bookker-sync-local-secret",
-        "GRAPH_BASE_URL": f"https://localhost:{GRAPH_PORT}/v1.0",
-        "GRAPH_AUTHORITY": f"https://localhost:{GRAPH_PORT}",
+        "GRAPH_BASE_URL": f"{graph}/v1.0",
+        "GRAPH_AUTHORITY": graph,
         "GRAPH_CA_BUNDLE": ca,
-        "WEBHOOK_BASE_URL": f"http://localhost:{HOST_PORT}/api",
+        "WEBHOOK_BASE_URL": f"http://localhost:{layout.host_port}/api",
         "RECONCILE_SCHEDULE": os.environ.get("RECONCILE_SCHEDULE", "0 */15 * * * *"),
         "RENEW_SCHEDULE": os.environ.get("RENEW_SCHEDULE", "0 */10 * * * *"),
-        "FUNCTIONS_HOST_CLOCK_URL": f"https://localhost:{GRAPH_PORT}/_emulator/clock",
+        "FUNCTIONS_HOST_CLOCK_URL": f"{graph}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": ca,
         "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",
+        "FUNCTIONS_HOST_SHUTDOWN_HOOK": "bookker_sync.sync.services:close_loop_services",
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m emulators.stack", description=__doc__)
     parser.add_argument("--demo", action="store_true", help="seed a demo tenant and show sync")
     parser.add_argument(
@@ -79,49 +102,86 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="stop the stack when the demo is done (CI / smoke checks)",
     )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="Functions host instances (like a scaled-out app): N > 1 puts a round-robin "
+        "front on the host port; timers run on one instance at a time",
+    )
+    parser.add_argument("--port", type=int, default=HOST_PORT, help="public Functions port")
+    parser.add_argument("--graph-port", type=int, default=GRAPH_PORT)
+    parser.add_argument(
+        "--azurite-ports",
+        default=",".join(map(str, AZURITE_PORTS)),
+        help="blob,queue,table",
+    )
+    parser.add_argument("--state-dir", type=Path, default=LOCAL, help="logs, CA, Azurite data")
     args = parser.parse_args(argv)
-    _check_ports()
-    LOCAL.mkdir(exist_ok=True)
-    azurite_dir = LOCAL / "azurite"
-    shutil.rmtree(azurite_dir, ignore_errors=True)  # `make up` starts empty
-    children: list[Child] = []
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
+    return args
 
-    def stop_all(*_: object) -> None:
-        for child in reversed(children):
-            child.stop()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
+def _layout(args: argparse.Namespace) -> Layout:
     try:
-        print("stack: starting Azurite (blob 10000, queue 10001, table 10002)...", flush=True)
-        azurite = start_azurite(azurite_dir, AZURITE_PORTS, in_memory=True)
-        children.append(azurite.child)
-        print(f"stack: starting Graph emulator on https://localhost:{GRAPH_PORT} ...", flush=True)
-        children.append(start_graph_emulator())
-        print(f"stack: starting Functions host on http://localhost:{HOST_PORT} ...", flush=True)
-        env = host_env(azurite.connection_string)
-        host = start_functions_host(LOCAL / "logs" / "functions-host.log", env, port=HOST_PORT)
-        children.append(host.child)
-        print(
-            "stack: up. Health: curl -s localhost:7071/api/health\n"
-            f"       logs in {LOCAL / 'logs'}; Ctrl-C stops everything.",
-            flush=True,
+        blob, queue, table = (int(p) for p in str(args.azurite_ports).split(","))
+    except ValueError:
+        raise SystemExit("stack: --azurite-ports takes three ports: blob,queue,table") from None
+    return Layout(args.state_dir.resolve(), (blob, queue, table), args.graph_port, args.port)
+
+
+def say(text: str) -> None:
+    print(f"stack: {text}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    _check_ports(layout)
+    layout.state.mkdir(parents=True, exist_ok=True)
+    azurite_dir = layout.state / "azurite"
+    shutil.rmtree(azurite_dir, ignore_errors=True)  # `make up` starts empty
+    blob, queue, table = layout.azurite_ports
+    say(f"starting Azurite (blob {blob}, queue {queue}, table {table})...")
+    azurite = start_azurite(azurite_dir, layout.azurite_ports, in_memory=True)
+    print(
+        f"stack: starting Graph emulator on https://localhost:{layout.graph_port} ...", flush=True
+    )
+    emulator = start_graph_emulator(layout)
+    many = f" ({args.instances} instances behind a round-robin front)" if args.instances > 1 else ""
+    print(
+        f"stack: starting Functions host on http://localhost:{layout.host_port}{many} ...",
+        flush=True,
+    )
+    env = host_env(azurite.connection_string, layout)
+    hosts = start_functions_hosts(args.instances, layout.logs, env, port=layout.host_port)
+    children = [azurite.child, emulator, *hosts.children]
+    print(
+        f"stack: up. Health: curl -s localhost:{layout.host_port}/api/health\n"
+        f"       logs in {layout.logs}; Ctrl-C stops everything.",
+        flush=True,
+    )
+    if args.demo:
+        # The demo also runs the operator CLI, which needs the app's settings.
+        code = subprocess.call(
+            [python(), "-m", "emulators.demo"], cwd=REPO, env={**os.environ, **env}
         )
-        if args.demo:
-            # The demo also runs the operator CLI, which needs the app's settings.
-            code = subprocess.call(
-                [python(), "-m", "emulators.demo"], cwd=REPO, env={**os.environ, **env}
-            )
-            if code != 0 or args.exit_after_demo:
-                return code
-        while all(c.alive() for c in children):
-            time.sleep(0.5)
-        dead = [c for c in children if not c.alive()]
-        for child in dead:
+        if code != 0 or args.exit_after_demo:
+            return code
+    while all(c.alive() for c in children):
+        time.sleep(0.5)
+    for child in children:
+        if not child.alive():
             print(f"stack: {child.name} exited:\n{child.log_tail()}", file=sys.stderr)
-        return 1
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C / SIGTERM: one KeyboardInterrupt, then every later signal is ignored, so
+    # clean-up always finishes (make forwards SIGTERM on top of the group's own).
+    install_stop_signals()
+    try:
+        return run(parse_args(argv))
     except KeyboardInterrupt:
         print("\nstack: stopping...", flush=True)
         return 0
@@ -130,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop_all()
+        print("stack: stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -62,3 +62,11 @@ async def close_services(services: Services) -> None:
     await services.storage.close()
     await services.graph.close()
     _by_loop.pop(id(asyncio.get_running_loop()), None)
+
+
+async def close_loop_services() -> None:
+    """Close the running loop's clients if it made any: the local Functions host's
+    shutdown hook (FUNCTIONS_HOST_SHUTDOWN_HOOK), so no SDK session is left open."""
+    found = _by_loop.get(id(asyncio.get_running_loop()))
+    if found is not None:
+        await close_services(found)

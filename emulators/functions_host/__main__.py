@@ -38,6 +38,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("FUNCTIONS_HOST_CLOCK_HOOK"),
         help="module:function(offset_seconds) in the app",
     )
+    p.add_argument(
+        "--shutdown-hook",
+        default=os.environ.get("FUNCTIONS_HOST_SHUTDOWN_HOOK"),
+        help="module:function in the app (sync or async) run when the host stops",
+    )
     p.add_argument("--disable", action="append", default=[], help="function to disable")
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(argv)
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             app_target=args.app, app_dir=app_dir, host=args.host, port=args.port,
             function_key=args.function_key, master_key=args.master_key,
             clock_url=args.clock_url, clock_ca=args.clock_ca, clock_hook=args.clock_hook,
-            disabled=tuple(args.disable),
+            disabled=tuple(args.disable), shutdown_hook=args.shutdown_hook,
         )  # fmt: skip
         asyncio.run(serve(options))
     except (ValueError, KeyError, TypeError, ImportError, OSError) as exc:

@@ -19,12 +19,18 @@ import aiohttp
 log = logging.getLogger("functions_host.clock")
 
 
-def load_hook(target: str) -> Callable[[float], None]:
+def load_callable(target: str) -> Callable[..., object]:
+    """``module:function`` of the app, imported now so a typo fails at start-up."""
     module_name, _, attr = target.partition(":")
     hook = getattr(importlib.import_module(module_name), attr)
     if not callable(hook):
         raise TypeError(f"{target} is not callable")
     return hook  # type: ignore[no-any-return]
+
+
+def load_hook(target: str) -> Callable[[float], None]:
+    hook: Callable[[float], None] = load_callable(target)  # type: ignore[assignment]
+    return hook
 
 
 class ClockFollower:

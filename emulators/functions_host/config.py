@@ -48,10 +48,23 @@ class QueueOptions:
 
 
 @dataclass(frozen=True)
+class SingletonOptions:
+    """``singleton`` in host.json: the timer listener lock, with the real host's defaults.
+
+    The real host's blob leases limit the period to 15..60 s; a table lease has no such
+    limit, so tests may use a short one.
+    """
+
+    listener_lock_period: timedelta = timedelta(seconds=60)
+    listener_lock_recovery_polling_interval: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
 class HostConfig:
     route_prefix: str = "api"
     queues: QueueOptions = QueueOptions()
     function_timeout: timedelta = timedelta(minutes=10)
+    singleton: SingletonOptions = SingletonOptions()
 
     @classmethod
     def load(cls, path: Path) -> HostConfig:
@@ -70,10 +83,20 @@ class HostConfig:
         )
         if not 1 <= queues.batch_size <= 32:
             raise ValueError("host.json extensions.queues.batchSize must be 1..32")
+        s = data.get("singleton", {})
+        singleton = SingletonOptions(
+            listener_lock_period=parse_timespan(s.get("listenerLockPeriod", "00:01:00")),
+            listener_lock_recovery_polling_interval=parse_timespan(
+                s.get("listenerLockRecoveryPollingInterval", "00:01:00")
+            ),
+        )
+        if singleton.listener_lock_period < timedelta(seconds=1):
+            raise ValueError("host.json singleton.listenerLockPeriod must be at least 1 second")
         return cls(
             route_prefix=str(ext.get("http", {}).get("routePrefix", "api")).strip("/"),
             queues=queues,
             function_timeout=parse_timespan(data.get("functionTimeout", "00:10:00")),
+            singleton=singleton,
         )
 
 

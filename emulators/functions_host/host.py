@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 from dataclasses import dataclass, field
@@ -10,14 +11,29 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from azure.data.tables.aio import TableClient
 
-from emulators.functions_host.clock_follower import ClockFollower, load_hook
+from emulators.functions_host.clock_follower import ClockFollower, load_callable, load_hook
 from emulators.functions_host.config import HostConfig, resolve_app_setting_refs
 from emulators.functions_host.http_server import HttpHost
 from emulators.functions_host.invoker import Invoker, Outcome
 from emulators.functions_host.queue_listener import QueueListener, admin_queue_message
 from emulators.functions_host.registry import FunctionSpec, describe, load_app
-from emulators.functions_host.timers import Schedule, TimerRunner, parse_admin_input, timer_request
+from emulators.functions_host.singleton import (
+    ScheduleMonitor,
+    ScheduleStatus,
+    TableLease,
+    host_id_from_env,
+    instance_id,
+    open_hosts_table,
+)
+from emulators.functions_host.timers import (
+    Coordination,
+    Schedule,
+    TimerRunner,
+    parse_admin_input,
+    timer_request,
+)
 
 log = logging.getLogger("functions_host")
 
@@ -35,6 +51,7 @@ class HostOptions:
     clock_hook: str | None = None
     disabled: tuple[str, ...] = ()
     grace_seconds: float = 20.0
+    shutdown_hook: str | None = None
 
 
 class FunctionsHost:
@@ -46,6 +63,11 @@ class FunctionsHost:
         hook = load_hook(options.clock_hook) if options.clock_hook else None
         self.clock = ClockFollower(options.clock_url, hook, options.clock_ca)
         self.invoker = Invoker(self.config.function_timeout.total_seconds(), self.clock.sync)
+        self.host_id = host_id_from_env(options.app_dir, options.app_target)
+        self.instance_id = instance_id()
+        self._hosts_table: TableClient | None = None
+        hook_target = options.shutdown_hook
+        self._shutdown_hook = load_callable(hook_target) if hook_target else None
         self._queues: list[QueueListener] = []
         self._timers: list[TimerRunner] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -64,7 +86,7 @@ class FunctionsHost:
             elif spec.trigger_type == "queueTrigger":
                 self._queues.append(self._queue_listener(spec))
             elif spec.trigger_type == "timerTrigger":
-                self._timers.append(self._timer_runner(spec))
+                self._timers.append(await self._timer_runner(spec))
             elif spec.trigger_type != "httpTrigger":
                 raise ValueError(f"{spec.name}: trigger {spec.trigger_type} not supported locally")
         http = HttpHost(
@@ -81,8 +103,8 @@ class FunctionsHost:
         for spec in self.specs:
             log.info("Functions: %s: %s", spec.name, _describe_trigger(spec, self.config))
         log.info(
-            "Host started: http://%s:%d/%s", self.options.host, self.options.port,
-            self.config.route_prefix,
+            "Host started: http://%s:%d/%s (host id %s, instance %s)", self.options.host,
+            self.options.port, self.config.route_prefix, self.host_id, self.instance_id,
         )  # fmt: skip
 
     def _queue_listener(self, spec: FunctionSpec) -> QueueListener:
@@ -97,23 +119,43 @@ class FunctionsHost:
         lock = int(os.environ.get("FUNCTIONS_HOST_QUEUE_LEASE_SECONDS", "600"))
         return QueueListener(spec, connection, queue, self.config.queues, self.invoker, lock)
 
-    def _timer_runner(self, spec: FunctionSpec) -> TimerRunner:
+    async def _timer_runner(self, spec: FunctionSpec) -> TimerRunner:
         expression = resolve_app_setting_refs(str(spec.trigger["schedule"]), os.environ)
+        schedule = Schedule(expression)
         return TimerRunner(
-            spec, Schedule(expression), self.invoker, self.clock.now,
-            bool(spec.trigger.get("runOnStartup")),
+            spec, schedule, self.invoker, self.clock.now,
+            bool(spec.trigger.get("runOnStartup")), await self._coordination(spec, schedule),
         )  # fmt: skip
+
+    async def _coordination(self, spec: FunctionSpec, schedule: Schedule) -> Coordination | None:
+        """Timers of all instances with one host id share a lock and a schedule status
+        in AzureWebJobsStorage, as the real host's do (without it, this one runs alone)."""
+        connection = os.environ.get("AzureWebJobsStorage")
+        if not connection:
+            log.warning("AzureWebJobsStorage is not set: timer %s runs unshared", spec.name)
+            return None
+        if self._hosts_table is None:
+            self._hosts_table = await open_hosts_table(connection)
+        name = f"Host.Functions.{spec.name}"
+        singleton = self.config.singleton
+        lease = TableLease(
+            self._hosts_table, self.host_id, f"{name}.Listener", self.instance_id,
+            singleton.listener_lock_period,
+        )  # fmt: skip
+        use_monitor = spec.trigger.get("useMonitor")
+        if use_monitor is None:
+            use_monitor = schedule.monitored_by_default(self.clock.now())
+        monitor = ScheduleMonitor(self._hosts_table, self.host_id, name) if use_monitor else None
+        return Coordination(lease, monitor, singleton.listener_lock_recovery_polling_interval)
 
     async def _run_non_http(self, spec: FunctionSpec, given: str | None) -> dict[str, Any]:
         if spec.trigger_type == "queueTrigger":
             value: Any = admin_queue_message(given or "")
         elif spec.trigger_type == "timerTrigger":
             expression = resolve_app_setting_refs(str(spec.trigger["schedule"]), os.environ)
-            schedule = Schedule(expression)
-            value = timer_request(
-                schedule, False, None, schedule.next_after(self.clock.now()),
-                parse_admin_input(given),
-            )  # fmt: skip
+            now = self.clock.now()
+            status = ScheduleStatus(None, Schedule(expression).next_after(now), now)
+            value = timer_request(status, False, parse_admin_input(given))
         else:
             raise ValueError(f"cannot run {spec.trigger_type} from the admin endpoint")
         task = asyncio.create_task(self.invoker.invoke(spec, value))
@@ -138,14 +180,33 @@ class FunctionsHost:
         await asyncio.gather(*(q.stop(grace) for q in self._queues), return_exceptions=True)
         if self._background:
             await asyncio.wait(self._background, timeout=grace)
+        # Timers finish a running occurrence, record it and release their lock.
+        timers = [t for t in self._tasks if t.get_name() in {r.spec.name for r in self._timers}]
+        if timers:
+            await asyncio.wait(timers, timeout=grace)
         await self.clock.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
+        await self._app_shutdown()
+        if self._hosts_table is not None:
+            await self._hosts_table.close()
         self.invoker.close()
         log.info("Host stopped")
+
+    async def _app_shutdown(self) -> None:
+        """The app's shutdown hook (module:function, sync or async), on the loop its
+        clients were made on, so SDK sessions close before the interpreter goes."""
+        if self._shutdown_hook is None:
+            return
+        try:
+            result = self._shutdown_hook()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("shutdown hook %s failed", self.options.shutdown_hook)
 
 
 def _describe_trigger(spec: FunctionSpec, config: HostConfig) -> str:

@@ -1,7 +1,8 @@
 """A small FunctionApp that exercises every trigger the local host supports.
 
 Each invocation is recorded in the Azurite table ``hostrecords`` so tests can see
-what ran, how often and with what input.
+what ran, how often, on which instance and with what input. RECORD_PREFIX keeps the
+records of one test's hosts apart from another's.
 """
 
 import json
@@ -17,8 +18,10 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def record(function: str, **data: object) -> None:
     service = TableServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
     table = service.create_table_if_not_exists("hostrecords")
+    data["instance"] = os.environ.get("WEBSITE_INSTANCE_ID")
+    partition = os.environ.get("RECORD_PREFIX", "") + function
     table.create_entity(
-        {"PartitionKey": function, "RowKey": uuid.uuid4().hex, "data": json.dumps(data)}
+        {"PartitionKey": partition, "RowKey": uuid.uuid4().hex, "data": json.dumps(data)}
     )
 
 
@@ -68,9 +71,21 @@ async def inbox(msg: func.QueueMessage, context: func.Context) -> None:
     )
 
 
-@app.timer_trigger(schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False)
+@app.timer_trigger(
+    schedule="%TICK_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
 def ticker(timer: func.TimerRequest) -> None:
-    record("ticker", past_due=timer.past_due, input=getattr(timer, "input", {}))
+    record(
+        "ticker",
+        past_due=timer.past_due,
+        input=getattr(timer, "input", {}),
+        occurrence=timer.schedule_status.get("Next"),  # the occurrence this run is for
+    )
+
+
+@app.route(route="whoami", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def whoami(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(os.environ.get("WEBSITE_INSTANCE_ID", ""), status_code=200)
 
 
 @app.queue_trigger(arg_name="msg", queue_name="slow-queue", connection="AzureWebJobsStorage")

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from emulators.processes import Azurite, FunctionsHostProcess, start_functions_host
+from emulators.processes import (
+    REPO,
+    Azurite,
+    FunctionsHostProcess,
+    HostCluster,
+    start_functions_host,
+    start_functions_hosts,
+)
 from tests.support.graph_emulator import GraphEmulator
 
 APP_CLIENT_ID = "bookker-sync-local"
@@ -43,6 +50,7 @@ def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[s
         "FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path,
         "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",
+        "FUNCTIONS_HOST_SHUTDOWN_HOOK": "bookker_sync.sync.services:close_loop_services",
         # Timers run only when a test asks (admin endpoint), so tests stay deterministic.
         **{f"AzureWebJobs.{name}.Disabled": "true" for name in TIMERS},
     }
@@ -195,6 +203,29 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         emulator.stop()
         azurite.child.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+StartHosts = Callable[..., HostCluster]
+
+
+@pytest.fixture
+def start_hosts(tmp_path: Path) -> Iterator[StartHosts]:
+    """``start_hosts(n, env, app_dir=REPO)``: n instances of one app sharing one host id
+    and storage, behind one URL (a round-robin front when n > 1), like a scaled-out
+    Flex Consumption app. Everything started is stopped after the test."""
+    started: list[HostCluster] = []
+
+    def start(
+        n: int, env: dict[str, str], app_dir: Path = REPO, app_target: str = "function_app:app"
+    ) -> HostCluster:
+        log_dir = tmp_path / f"hosts-{len(started)}"
+        cluster = start_functions_hosts(n, log_dir, env, app_dir=app_dir, app_target=app_target)
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
