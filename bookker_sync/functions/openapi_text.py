@@ -16,10 +16,10 @@ answers 401 with an empty body.
 **Times** are ISO 8601 date-times with an offset (`2031-03-04T10:00:00+01:00`); they
 are stored and answered in UTC.
 
-**Errors** are JSON: `{{"error": {{"code", "message"}}}}` (schema `Error`). A 422 (and a
-403) adds `"errors": [{{"rule", "message"}}]` beside it, one per broken rule; a 400 adds
-`details`, one per invalid field. A request body may be at most {max_body} KiB: a
-larger one is answered 413.
+**Errors** are JSON: `{{"error": {{"code", "message"}}}}` (schema `Error`). On a 422
+or a 403 the broken rules sit beside it in `"errors": [{{"rule", "message"}}]`; on a
+400 the invalid fields are in `error.details`. A request body may be at most
+{max_body} KiB: a larger one is answered 413.
 """
 
 OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
