@@ -1,4 +1,5 @@
-"""Shared fixtures: real Azurite, the Graph emulator and the local Functions host.
+"""Shared fixtures: real Azurite, the Graph emulator, the local Functions host and
+headless chromium.
 
 Each service is started once per test session on free 127.0.0.1 ports and stopped at
 the end; tests reset state instead of restarting processes.
@@ -12,6 +13,7 @@ pytest_plugins = [
     "tests.support.azurite",
     "tests.support.graph_emulator",
     "tests.support.functions_host",
+    "tests.support.browser",
 ]
 
 # Hypothesis: deterministic in CI, no example database written into the repo.

@@ -2,6 +2,7 @@
 
 import azure.functions as func
 
+from bookker_sync.functions.api_docs import bp as docs_bp
 from bookker_sync.functions.bookings_api import bp as bookings_bp
 from bookker_sync.functions.health import bp as health_bp
 from bookker_sync.functions.openapi import bp as openapi_bp
@@ -14,6 +15,7 @@ BLUEPRINTS: list[func.Blueprint] = [
     health_bp,
     bookings_bp,
     openapi_bp,
+    docs_bp,
     webhooks_bp,
     queues_bp,
     timers_bp,

@@ -54,19 +54,38 @@ ApiDatetime = Annotated[datetime, BeforeValidator(_date_time), AfterValidator(_i
 
 
 class TenantPut(Model):
-    graph_tenant_id: str = Field(min_length=1, max_length=64)
+    graph_tenant_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The Microsoft Entra tenant (directory) id whose Outlook this tenant syncs.",
+        examples=["8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c"],
+    )
     mode: TenantMode
-    display_name: str = Field(default="", max_length=200)
+    display_name: str = Field(
+        default="", max_length=200, description="Shown to people.", examples=["Contoso"]
+    )
 
     def to_command(self) -> TenantConfig:
         return TenantConfig(self.graph_tenant_id, self.mode, self.display_name)
 
 
 class SpacePut(Model):
-    name: str = Field(min_length=1, max_length=200)
-    resource_email: str | None = Field(default=None, pattern=_EMAIL)
-    capacity: int | None = Field(default=None, ge=0, le=100_000)
-    rules: SpaceRules = Field(default_factory=SpaceRules)
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Shown to people; also the Outlook event's location.",
+        examples=["Focus Room 2.14"],
+    )
+    resource_email: str | None = Field(
+        default=None,
+        pattern=_EMAIL,
+        description="The room mailbox in Exchange (needed in bidirectional mode).",
+        examples=["focus-2.14@contoso.com"],
+    )
+    capacity: int | None = Field(default=None, ge=0, le=100_000, description="Seats.", examples=[6])
+    rules: SpaceRules = Field(
+        default_factory=SpaceRules, description="Booking rules; absent ones do not limit."
+    )
 
     @field_validator("rules")
     @classmethod
@@ -92,21 +111,46 @@ class SpacePut(Model):
 
 
 class UserPut(Model):
-    email: str = Field(pattern=_EMAIL)
-    groups: list[str] = Field(default_factory=list, max_length=100)
-    rules: UserRules = Field(default_factory=UserRules)
+    email: str = Field(
+        pattern=_EMAIL,
+        description="The user's Outlook mailbox: bookings become events in it.",
+        examples=["alice@contoso.com"],
+    )
+    groups: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Groups matched against a space's allowedGroups.",
+        examples=[["finance"]],
+    )
+    rules: UserRules = Field(
+        default_factory=UserRules, description="Per-user limits; absent ones do not limit."
+    )
 
     def to_command(self) -> UserConfig:
         return UserConfig(self.email, list(self.groups), self.rules)
 
 
 class BookingCreate(Model):
-    space_id: str = Field(pattern=_ID)
-    user_id: str = Field(pattern=_ID)
-    start: ApiDatetime
-    end: ApiDatetime
-    subject: str = Field(default="", max_length=255)
-    recurrence: Recurrence | None = None
+    space_id: str = Field(pattern=_ID, description="The space to book.", examples=["focus-214"])
+    user_id: str = Field(pattern=_ID, description="Who books it.", examples=["alice"])
+    start: ApiDatetime = Field(
+        description="ISO 8601 date-time with offset; stored in UTC.",
+        examples=["2031-03-04T10:00:00+01:00"],
+    )
+    end: ApiDatetime = Field(
+        description="ISO 8601 date-time with offset, after start.",
+        examples=["2031-03-04T11:00:00+01:00"],
+    )
+    subject: str = Field(
+        default="",
+        max_length=255,
+        description="The Outlook event's subject.",
+        examples=["Planning"],
+    )
+    recurrence: Recurrence | None = Field(
+        default=None,
+        description="Makes a series: one booking per occurrence, one Outlook series.",
+    )
 
     def to_command(self) -> NewBooking:
         return NewBooking(
@@ -115,16 +159,31 @@ class BookingCreate(Model):
 
 
 class BookingPatch(Model):
-    start: ApiDatetime | None = None
-    end: ApiDatetime | None = None
-    subject: str | None = Field(default=None, max_length=255)
+    start: ApiDatetime | None = Field(
+        default=None,
+        description="New start, ISO 8601 with offset.",
+        examples=["2031-03-04T10:30:00Z"],
+    )
+    end: ApiDatetime | None = Field(
+        default=None,
+        description="New end, ISO 8601 with offset.",
+        examples=["2031-03-04T11:30:00Z"],
+    )
+    subject: str | None = Field(
+        default=None, max_length=255, description="New subject.", examples=["Planning (moved)"]
+    )
 
     def to_command(self) -> BookingChange:
         return BookingChange(self.start, self.end, self.subject)
 
 
 class ReleaseRequest(Model):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why: stored as the booking's statusReason and sent to Outlook with it.",
+        examples=["Nobody checked in within 15 minutes"],
+    )
 
 
 ID_PATTERN = _ID

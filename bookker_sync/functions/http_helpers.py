@@ -23,10 +23,17 @@ MAX_BODY_BYTES = 256 * 1024
 _ROUTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 
 
+class PayloadTooLargeError(AppError):
+    """A body past MAX_BODY_BYTES: 413 Content Too Large (RFC 9110 §15.5.14), not a
+    malformed request: the same body, smaller, might well be valid."""
+
+    status, code = 413, "PayloadTooLarge"
+
+
 def parse_body(req: func.HttpRequest, model: type[B]) -> B:
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
-        raise BadRequestError(f"body larger than {MAX_BODY_BYTES} bytes")
+        raise PayloadTooLargeError(f"body larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(raw.decode("utf-8")) if raw.strip() else None
     # ValueError: bad UTF-8, bad JSON, an integer past the digit limit (all 400).

@@ -1,5 +1,10 @@
 """GET /api/openapi.json: the API description, generated from the same pydantic models
-the functions validate with, so it always matches what they accept."""
+the functions validate with, so it always matches what they accept.
+
+OpenAPI 3.0.3: schemas carry ``example`` (3.0), not JSON Schema's ``examples`` list;
+property schemas carry no auto-made title (pydantic's "Tenantid" for ``tenantId``):
+the named component schemas are the titles.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from typing import Any
 
 import azure.functions as func
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic_core import core_schema
 
 from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.functions.api_models import (
@@ -20,6 +26,14 @@ from bookker_sync.functions.api_models import (
     UserPut,
 )
 from bookker_sync.functions.bookings_api import MAX_IDEMPOTENCY_KEY
+from bookker_sync.functions.http_helpers import MAX_BODY_BYTES
+from bookker_sync.functions.openapi_text import (
+    API_DESCRIPTION,
+    ERRORS,
+    OPERATIONS,
+    PROPERTY_TEXT,
+    SCHEMA_TEXT,
+)
 from bookker_sync.functions.responses import json_response
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -27,161 +41,307 @@ _MODELS: list[type[BaseModel]] = [
     TenantPut, SpacePut, UserPut, BookingCreate, BookingPatch, ReleaseRequest,
     Tenant, Space, User, Booking,
 ]  # fmt: skip
+SCHEMA_PREFIX = "#/components/schemas/"
 
 
-def _schemas() -> dict[str, Any]:
+class _NoFieldTitles(GenerateJsonSchema):
+    def field_title_should_be_set(
+        self, schema: core_schema.CoreSchema | core_schema.DataclassField
+    ) -> bool:
+        return False
+
+
+def _model_schemas() -> dict[str, Any]:
     _, top = models_json_schema(
-        [(m, "validation") for m in _MODELS], ref_template="#/components/schemas/{model}"
+        [(m, "validation") for m in _MODELS],
+        ref_template=SCHEMA_PREFIX + "{model}",
+        schema_generator=_NoFieldTitles,
     )
-    schemas: dict[str, Any] = dict(top.get("$defs", {}))
-    schemas["Error"] = {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            },
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"rule": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
-    }
-    schemas["BookingList"] = {
-        "type": "object",
-        "required": ["value"],
-        "properties": {"value": {"type": "array", "items": _ref("Booking")}},
-    }
-    schemas["BookingSeries"] = {
-        "type": "object",
-        "required": ["seriesId", "value"],
-        "additionalProperties": False,
-        "properties": {"seriesId": {"type": "string"}, **schemas["BookingList"]["properties"]},
-    }
-    # POST /bookings answers one Booking, or a BookingSeries for a recurrence.
-    schemas["BookingOrSeries"] = {"oneOf": [_ref("Booking"), _ref("BookingSeries")]}
+    schemas: dict[str, Any] = {k: _openapi30(v) for k, v in top.get("$defs", {}).items()}
+    for name, schema in schemas.items():
+        schema["title"] = name
+        if "enum" in schema:
+            schema.setdefault("example", schema["enum"][0])
+        if name in SCHEMA_TEXT:
+            schema["description"] = SCHEMA_TEXT[name]
+        for prop, text in PROPERTY_TEXT.get(name, {}).items():
+            _describe(schema["properties"][prop], text)
     return schemas
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
-
-
-def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
-    out = dict(ok)
-    for status in errors:
-        out[str(status)] = {
-            "description": _ERROR_TEXT[status],
-            "content": {"application/json": {"schema": _ref("Error")}},
-        }
+def _openapi30(node: Any) -> Any:
+    """JSON Schema's ``examples: [x]`` as OpenAPI 3.0's ``example: x``, everywhere."""
+    if isinstance(node, list):
+        return [_openapi30(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _openapi30(v) for k, v in node.items() if k != "examples"}
+    if isinstance(node.get("examples"), list) and node["examples"]:
+        out["example"] = node["examples"][0]
     return out
+
+
+def _describe(prop: dict[str, Any], text: str) -> None:
+    # A $ref's siblings are ignored in OpenAPI 3.0: wrap it to describe it.
+    if "$ref" in prop:
+        prop["allOf"] = [{"$ref": prop.pop("$ref")}]
+    prop["description"] = text
+
+
+def _error_schemas() -> dict[str, Any]:
+    return {
+        "Error": {
+            "title": "Error",
+            "description": SCHEMA_TEXT["Error"],
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": _ref("ErrorDetail"),
+                "errors": {
+                    "type": "array",
+                    "items": _ref("Violation"),
+                    "description": "On 422 (and 403): every rule the request breaks.",
+                },
+            },
+            "example": {
+                "error": {"code": "RuleViolation", "message": "the booking breaks maxMinutes"},
+                "errors": [{"rule": "maxMinutes", "message": "longer than 240 minutes"}],
+            },
+        },
+        "ErrorDetail": {
+            "title": "ErrorDetail",
+            "description": SCHEMA_TEXT["ErrorDetail"],
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable, for programs.",
+                         "example": "BadRequest"},
+                "message": {"type": "string", "description": "For people; may change.",
+                            "example": "invalid request: end: Field required"},
+                "details": {
+                    "type": "array",
+                    "description": "On 400: the fields that failed validation.",
+                    "items": _ref("FieldError"),
+                },
+            },
+        },
+        "FieldError": {
+            "title": "FieldError",
+            "description": SCHEMA_TEXT["FieldError"],
+            "type": "object",
+            "required": ["field", "message"],
+            "properties": {
+                "field": {"type": "string", "description": "Dotted path in the body.",
+                          "example": "rules.maxMinutes"},
+                "message": {"type": "string", "example": "Input should be greater than 0"},
+            },
+        },
+        "Violation": {
+            "title": "Violation",
+            "description": SCHEMA_TEXT["Violation"],
+            "type": "object",
+            "required": ["rule", "message"],
+            "properties": {
+                "rule": {"type": "string", "description": "The rule key, as in the space's or "
+                         "user's rules (or access).", "example": "maxMinutes"},
+                "message": {"type": "string", "example": "longer than 240 minutes"},
+            },
+        },
+    }  # fmt: skip
+
+
+def _list_schemas() -> dict[str, Any]:
+    value = {"type": "array", "items": _ref("Booking")}
+    return {
+        "BookingList": {
+            "title": "BookingList",
+            "description": SCHEMA_TEXT["BookingList"],
+            "type": "object",
+            "required": ["value"],
+            "properties": {"value": value},
+        },
+        "BookingSeries": {
+            "title": "BookingSeries",
+            "description": SCHEMA_TEXT["BookingSeries"],
+            "type": "object",
+            "required": ["seriesId", "value"],
+            "additionalProperties": False,
+            "properties": {
+                "seriesId": {"type": "string", "description": "Shared by every occurrence."},
+                "value": value,
+            },
+        },
+        # POST /bookings answers one Booking, or a BookingSeries for a recurrence.
+        "BookingOrSeries": {
+            "title": "BookingOrSeries",
+            "description": SCHEMA_TEXT["BookingOrSeries"],
+            "oneOf": [_ref("Booking"), _ref("BookingSeries")],
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": SCHEMA_PREFIX + name}
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-_ERROR_TEXT = {
-    400: "malformed request",
-    401: "missing or wrong function key",
-    403: "the user may not book this space",
-    404: "unknown tenant, space, user or booking",
-    409: "overlaps a confirmed booking / wrong state",
-    422: "rule violations",
-    502: "Outlook refused the change (nothing stored)",
-    503: "Outlook or storage unavailable (nothing stored)",
-}
+def _error_responses() -> dict[str, Any]:
+    """One named response per error status, each an Error with its real code."""
+    return {
+        name: {
+            "description": text,
+            "content": {"application/json": {
+                "schema": _ref("Error"),
+                "example": {"error": {"code": code, "message": sample}},
+            }},
+        }
+        for name, (_, code, text, sample) in ERRORS.items()
+    }  # fmt: skip
 
 
-def _param(name: str, where: str = "path", **schema: Any) -> dict[str, Any]:
+_BY_STATUS = {status: name for name, (status, *_) in ERRORS.items()}
+_ALWAYS = (500, 503)  # any operation: an unexpected error, storage unavailable
+
+
+def _operation(op_id: str, ok: dict[str, Any], *errors: int, **more: Any) -> dict[str, Any]:
+    tag, summary, description = OPERATIONS[op_id]
+    responses = dict(ok)
+    statuses = {*errors, *_ALWAYS} | ({413} if "requestBody" in more else set())
+    for status in sorted(statuses):
+        responses[str(status)] = {"$ref": f"#/components/responses/{_BY_STATUS[status]}"}
+    return {
+        "operationId": op_id, "tags": [tag], "summary": summary, "description": description,
+        **more, "responses": responses,
+    }  # fmt: skip
+
+
+def _body(schema: str, example: dict[str, Any]) -> dict[str, Any]:
+    media = {"schema": _ref(schema), "example": example}
+    return {"required": True, "content": {"application/json": media}}
+
+
+def _param(name: str, where: str, text: str, example: str, **schema: Any) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
         "required": where == "path",
+        "description": text,
         "schema": {"type": "string", **schema},
+        "example": example,
     }
 
 
+def _id(name: str, text: str, example: str) -> dict[str, Any]:
+    return _param(name, "path", text, example, pattern=ID_PATTERN)
+
+
+def _paths() -> dict[str, Any]:
+    tenant = _id("tenantId", "The Bookker tenant.", "contoso")
+    booking = _id("bookingId", "The booking.", "b-7c9e6679")
+    key = _param("Idempotency-Key", "header",
+                 "Makes a retried POST safe: the same key answers the first result (200) "
+                 "instead of booking twice. x-ms-client-request-id is read too.",
+                 "3f1c2b7e-retry-1", maxLength=MAX_IDEMPOTENCY_KEY)  # fmt: skip
+    put_ok = {"200": {"description": "Replaced."}, "201": {"description": "Created."}}
+    when = "2031-03-04T10:00:00Z"
+    query = [
+        _param("spaceId", "query", "Only this space's bookings.", "focus-214"),
+        _param("userId", "query", "Only this user's bookings.", "alice"),
+        _param("from", "query", "Bookings ending after this time.", when, format="date-time"),
+        _param("to", "query", "Bookings starting before this time.", "2031-03-05T00:00:00Z",
+               format="date-time"),
+        _param("status", "query", "Only bookings in this state.", "confirmed",
+               enum=["confirmed", "declined", "cancelled"]),
+    ]  # fmt: skip
+    create = {"spaceId": "focus-214", "userId": "alice", "start": when,
+              "end": "2031-03-04T11:00:00Z", "subject": "Planning"}  # fmt: skip
+    return {
+        "/tenants/{tenantId}": {"put": _operation(
+            "putTenant", put_ok, 400, parameters=[tenant],
+            requestBody=_body("TenantPut", {"graphTenantId": "8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c",
+                                            "mode": "bidirectional", "displayName": "Contoso"}),
+        )},
+        "/tenants/{tenantId}/spaces/{spaceId}": {"put": _operation(
+            "putSpace", put_ok, 400, 404,
+            parameters=[tenant, _id("spaceId", "The space.", "focus-214")],
+            requestBody=_body("SpacePut", {
+                "name": "Focus Room 2.14", "resourceEmail": "focus-2.14@contoso.com",
+                "capacity": 6, "rules": {
+                    "timeZone": "Europe/Madrid",
+                    "openingHours": {"monday": [{"start": "08:00", "end": "18:00"}]},
+                    "minMinutes": 15, "maxMinutes": 240, "bookingWindowDays": 90,
+                    "allowedGroups": ["finance"]}}),
+        )},
+        "/tenants/{tenantId}/users/{userId}": {"put": _operation(
+            "putUser", put_ok, 400, 404,
+            parameters=[tenant, _id("userId", "The user.", "alice")],
+            requestBody=_body("UserPut", {"email": "alice@contoso.com", "groups": ["finance"],
+                                          "rules": {"maxBookingsPerDay": 2}}),
+        )},
+        "/tenants/{tenantId}/bookings": {
+            "post": _operation(
+                "createBooking",
+                {"201": _json("Created: a Booking, or a BookingSeries for a recurrence.",
+                              "BookingOrSeries"),
+                 "200": _json("A replay of an earlier request with the same Idempotency-Key.",
+                              "BookingOrSeries")},
+                400, 403, 404, 409, 422, 502, 503,
+                parameters=[tenant, key], requestBody=_body("BookingCreate", create),
+            ),
+            "get": _operation("listBookings", {"200": _json("The bookings.", "BookingList")},
+                              400, 404, parameters=[tenant, *query]),
+        },
+        "/tenants/{tenantId}/bookings/{bookingId}": {
+            "get": _operation("getBooking", {"200": _json("The booking.", "Booking")}, 400, 404,
+                              parameters=[tenant, booking]),
+            "patch": _operation(
+                "updateBooking", {"200": _json("The updated booking.", "Booking")},
+                400, 403, 404, 409, 422, 502, 503, parameters=[tenant, booking],
+                requestBody=_body("BookingPatch", {"start": "2031-03-04T10:30:00Z",
+                                                   "end": "2031-03-04T11:30:00Z"}),
+            ),
+            "delete": _operation("deleteBooking", {"204": {"description": "Cancelled."}},
+                                 400, 404, 502, 503, parameters=[tenant, booking]),
+        },
+        "/tenants/{tenantId}/bookings/{bookingId}/release": {"post": _operation(
+            "releaseBooking", {"202": _json("Released: the booking, now cancelled.", "Booking")},
+            400, 404, 409, parameters=[tenant, booking],
+            requestBody=_body("ReleaseRequest", {"reason": "Nobody checked in within 15 minutes"}),
+        )},
+    }  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
-    tenant = _param("tenantId", pattern=ID_PATTERN)
-    booking = _param("bookingId", pattern=ID_PATTERN)
-    key = {"name": "Idempotency-Key", "in": "header", "required": False,
-           "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY}}  # fmt: skip
-    put_ok = {"200": {"description": "replaced"}, "201": {"description": "created"}}
     return {
         "openapi": "3.0.3",
-        "info": {"title": "Bookker Sync API", "version": "1.0.0"},
+        "info": {
+            "title": "Bookker Sync API",
+            "version": "1.0.0",
+            "description": API_DESCRIPTION.format(max_body=MAX_BODY_BYTES // 1024),
+        },
         "servers": [{"url": "/api"}],
+        "tags": [
+            {"name": "Configuration", "description": "Tenants, their spaces and users."},
+            {"name": "Bookings", "description": "Bookings, kept in step with Outlook."},
+        ],
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_model_schemas(), **_error_schemas(), **_list_schemas()},
+            "responses": _error_responses(),
             "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"}
+                "functionKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-functions-key",
+                    "description": "The Function App's function (or host) key.",
+                }
             },
         },
         "security": [{"functionKey": []}],
-        "paths": {
-            "/tenants/{tenantId}": {"put": {
-                "operationId": "putTenant", "parameters": [tenant],
-                "requestBody": _body("TenantPut"), "responses": _responses(put_ok, 400),
-            }},
-            "/tenants/{tenantId}/spaces/{spaceId}": {"put": {
-                "operationId": "putSpace",
-                "parameters": [tenant, _param("spaceId", pattern=ID_PATTERN)],
-                "requestBody": _body("SpacePut"), "responses": _responses(put_ok, 400, 404),
-            }},
-            "/tenants/{tenantId}/users/{userId}": {"put": {
-                "operationId": "putUser",
-                "parameters": [tenant, _param("userId", pattern=ID_PATTERN)],
-                "requestBody": _body("UserPut"), "responses": _responses(put_ok, 400, 404),
-            }},
-            "/tenants/{tenantId}/bookings": {
-                "post": {
-                    "operationId": "createBooking", "parameters": [tenant, key],
-                    "requestBody": _body("BookingCreate"),
-                    "responses": _responses(
-                        {"201": _json("created (a series answers BookingSeries)",
-                                      "BookingOrSeries"),
-                         "200": _json("replay of an earlier request", "BookingOrSeries")},
-                        400, 403, 404, 409, 422, 502, 503,
-                    ),
-                },
-                "get": {
-                    "operationId": "listBookings",
-                    "parameters": [tenant, _param("spaceId", "query"), _param("userId", "query"),
-                                   _param("from", "query", format="date-time"),
-                                   _param("to", "query", format="date-time"),
-                                   _param("status", "query",
-                                          enum=["confirmed", "declined", "cancelled"])],
-                    "responses": _responses({"200": _json("bookings", "BookingList")}, 400, 404),
-                },
-            },
-            "/tenants/{tenantId}/bookings/{bookingId}": {
-                "get": {"operationId": "getBooking", "parameters": [tenant, booking],
-                        "responses": _responses({"200": _json("booking", "Booking")}, 400, 404)},
-                "patch": {"operationId": "updateBooking", "parameters": [tenant, booking],
-                          "requestBody": _body("BookingPatch"),
-                          "responses": _responses({"200": _json("updated", "Booking")},
-                                                  400, 403, 404, 409, 422, 502, 503)},
-                "delete": {"operationId": "deleteBooking", "parameters": [tenant, booking],
-                           "responses": _responses({"204": {"description": "cancelled"}},
-                                                   400, 404, 502, 503)},
-            },
-            "/tenants/{tenantId}/bookings/{bookingId}/release": {"post": {
-                "operationId": "releaseBooking", "parameters": [tenant, booking],
-                "requestBody": _body("ReleaseRequest"),
-                "responses": _responses({"202": _json("released", "Booking")}, 400, 404, 409),
-            }},
-        },
-    }  # fmt: skip
+        "paths": _paths(),
+    }
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from tests.e2e.test_inbound_sync import M, OPEN, sync
+from tests.e2e.test_inbound_sync import OPEN, M, sync
 from tests.support.cli import cli_env, run_cli
 from tests.support.functions_host import Stack, wait_for
 from tests.support.outlook import Outlook

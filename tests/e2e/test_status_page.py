@@ -11,8 +11,6 @@ hostile names inert.
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,30 +21,12 @@ import pytest
 from bookker_sync.settings import StorageSettings
 from bookker_sync.storage.clients import build_clients
 from bookker_sync.storage.repositories import Repositories
+from tests.support.browser import mean_color
 from tests.support.functions_host import Stack, wait_for
 from tests.support.outlook import Outlook
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 HOSTILE_TENANT = "<img src=x onerror=\"document.title='pwned'\"> Contoso & Co"
 HOSTILE_ROOM = "<script>document.title='pwned'</script>Focus"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():  # a missing browser is a broken setup, never a skip
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def subscription_states(stack: Stack, tenant_id: str) -> dict[str, str]:
@@ -61,27 +41,6 @@ def subscription_states(stack: Stack, tenant_id: str) -> dict[str, str]:
     # In a thread: Playwright's sync API keeps an event loop running in this one.
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, read()).result()
-
-
-def mean_color(browser: Any, png: bytes) -> tuple[float, float, float]:
-    """Average RGB of a screenshot, decoded by the browser itself (canvas)."""
-    page = browser.new_page()
-    try:
-        return tuple(page.evaluate(
-            """async (src) => {
-                const img = new Image(); img.src = src; await img.decode();
-                const c = document.createElement('canvas');
-                c.width = img.width; c.height = img.height;
-                const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-                const d = ctx.getImageData(0, 0, c.width, c.height).data;
-                let r = 0, g = 0, b = 0;
-                for (let i = 0; i < d.length; i += 4) { r += d[i]; g += d[i+1]; b += d[i+2]; }
-                const n = d.length / 4; return [r / n, g / n, b / n];
-            }""",
-            "data:image/png;base64," + base64.b64encode(png).decode(),
-        ))  # fmt: skip
-    finally:
-        page.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,199 @@
+"""The words of the OpenAPI document (functions/openapi.py): what people read in
+GET /api/docs. Kept apart from the structure so each is easy to review."""
+
+from __future__ import annotations
+
+from typing import Final
+
+API_DESCRIPTION: Final = """\
+Bookker's rooms, desks and bookings, kept in step with the tenant's Outlook calendars
+through Microsoft Graph.
+
+**Keys.** Every operation needs the Function App's function key, in the
+`x-functions-key` header (or a `code` query parameter). Without it the Functions host
+answers 401 with an empty body.
+
+**Times** are ISO 8601 date-times with an offset (`2031-03-04T10:00:00+01:00`); they
+are stored and answered in UTC.
+
+**Errors** are JSON: `{{"error": {{"code", "message"}}}}` (schema `Error`). On a 422
+or a 403 the broken rules sit beside it in `"errors": [{{"rule", "message"}}]`; on a
+400 the invalid fields are in `error.details`. A request body may be at most
+{max_body} KiB: a larger one is answered 413.
+"""
+
+OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
+    # operationId: (tag, summary, description)
+    "putTenant": (
+        "Configuration",
+        "Create or replace a tenant",
+        (
+            "Registers a Bookker tenant and the Microsoft Entra tenant whose Outlook it syncs "
+            "with. `mode` chooses the direction: `unidirectional` writes Bookker's bookings "
+            "into the users' calendars; `bidirectional` books the room mailboxes too and takes "
+            "bookings made in Outlook into Bookker. 201 when new, 200 when replaced."
+        ),
+    ),
+    "putSpace": (
+        "Configuration",
+        "Create or replace a space",
+        (
+            "A room or desk of the tenant, with its booking rules. In bidirectional mode "
+            "`resourceEmail` names its room mailbox, to which the app subscribes for changes "
+            "made in Outlook. 201 when new, 200 when replaced; 404 for an unknown tenant."
+        ),
+    ),
+    "putUser": (
+        "Configuration",
+        "Create or replace a user",
+        (
+            "Someone who may book: their Outlook mailbox, the groups matched against a space's "
+            "`allowedGroups`, and their own limits. 201 when new, 200 when replaced; 404 for "
+            "an unknown tenant."
+        ),
+    ),
+    "createBooking": (
+        "Bookings",
+        "Book a space",
+        (
+            "Checks the space's and the user's rules and the space's other bookings, then "
+            "writes the event to Outlook; the booking is stored only once Outlook has accepted "
+            "it (201). With `recurrence` it books a series: one booking per occurrence, "
+            "answered as a `BookingSeries`. Send an `Idempotency-Key` to retry safely."
+        ),
+    ),
+    "listBookings": (
+        "Bookings",
+        "List bookings",
+        (
+            "The tenant's bookings, filtered by space, user, time window and status; every "
+            "filter is optional. `from` and `to` select the bookings that overlap the window."
+        ),
+    ),
+    "getBooking": (
+        "Bookings",
+        "Get a booking",
+        (
+            "One booking, with its status (a bidirectional booking the room declined is "
+            "`declined`, with the room's reason) and where it lives in Outlook."
+        ),
+    ),
+    "updateBooking": (
+        "Bookings",
+        "Move or rename a booking",
+        (
+            "Changes the start, end or subject of a confirmed booking, under the same rules as "
+            "a new one, and updates the Outlook event. Nothing is stored if Outlook refuses."
+        ),
+    ),
+    "deleteBooking": (
+        "Bookings",
+        "Cancel a booking",
+        (
+            "Cancels the booking and its Outlook event; the booking stays, `cancelled`. "
+            "Cancelling twice is harmless (204)."
+        ),
+    ),
+    "releaseBooking": (
+        "Bookings",
+        "Release a booking (system action)",
+        (
+            "Bookker frees the space, e.g. when nobody checked in: the booking becomes "
+            "`cancelled` with the reason. In unidirectional mode the user's event is cancelled; "
+            "in bidirectional mode the room declines its copy with the reason."
+        ),
+    ),
+}
+
+ERRORS: Final[dict[str, tuple[int, str, str, str]]] = {
+    # response name: (status, error code, description, sample message)
+    "BadRequest": (400, "BadRequest", "Malformed request: not JSON, a missing, unknown or "
+                   "invalid field, or a bad id in the path.",
+                   "invalid request: end: Field required"),
+    "Forbidden": (403, "Forbidden", "The user may not book this space (its allowedGroups).",
+                  "the user may not book this space"),
+    "NotFound": (404, "NotFound", "Unknown tenant, space, user or booking.",
+                 "tenant contoso not found"),
+    "Conflict": (409, "Conflict", "Overlaps a confirmed booking of the space, or the booking "
+                 "is not in a state that allows this.", "booking b-7c9e6679 is cancelled"),
+    "PayloadTooLarge": (413, "PayloadTooLarge", "The request body is larger than the limit.",
+                        "body larger than 262144 bytes"),
+    "RuleViolations": (422, "RuleViolation", "Breaks the space's or the user's rules: "
+                       "`errors` lists each.", "the booking breaks maxMinutes"),
+    "InternalError": (500, "InternalError", "Unexpected error (logged), or the app is "
+                      "misconfigured (code Misconfigured).",
+                      "unexpected error; it has been logged"),
+    "GraphRefused": (502, "GraphFailure", "Outlook refused the change; nothing was stored.",
+                     "Outlook did not accept the event"),
+    "Unavailable": (503, "StorageUnavailable", "Storage (code StorageUnavailable) or Outlook "
+                    "(code GraphFailure) is unavailable or throttled; nothing was stored. "
+                    "Retry later.", "storage is unavailable; retry later"),
+}  # fmt: skip
+
+SCHEMA_TEXT: Final[dict[str, str]] = {
+    "TenantPut": "A tenant as PUT: its Entra tenant and sync mode.",
+    "SpacePut": "A space as PUT: name, room mailbox, capacity and rules.",
+    "UserPut": "A user as PUT: mailbox, groups and limits.",
+    "BookingCreate": "A new booking (or series) of a space for a user.",
+    "BookingPatch": "The fields to change; absent ones stay.",
+    "ReleaseRequest": "Why Bookker releases the booking.",
+    "Tenant": "A Bookker tenant.",
+    "Space": "A room or desk.",
+    "User": "Someone who may book.",
+    "Booking": "One booking (one occurrence, for a series).",
+    "TenantMode": (
+        "unidirectional: Bookker → Outlook only (users' calendars); bidirectional: room "
+        "mailboxes too, and Outlook → Bookker."
+    ),
+    "SpaceRules": "A space's booking rules; an absent rule does not limit.",
+    "UserRules": "A user's limits; an absent one does not limit.",
+    "TimeRange": 'An opening interval within one day, local "HH:MM" (end may be "24:00").',
+    "BookingStatus": (
+        "confirmed; declined (the room declined it, see statusReason); cancelled (deleted "
+        "or released)."
+    ),
+    "BookingSource": "Where the booking was made: in Bookker or in Outlook.",
+    "OutlookRef": "Where the booking lives in Outlook: the organizer's and the room's copy.",
+    "Recurrence": (
+        "A daily or weekly series, ending after `count` occurrences or on `until` (a date, "
+        "inclusive); exactly one of the two."
+    ),
+    "RecurrencePatternType": "How the series repeats.",
+    "Error": (
+        'Every error: {"error": {"code", "message"}}; a 422 or 403 adds the broken rules in '
+        "`errors`."
+    ),
+    "ErrorDetail": "What went wrong: a stable code and a message for people.",
+    "FieldError": "One invalid field of a 400.",
+    "Violation": "One broken rule of a 422 (or 403).",
+    "BookingList": "A list answer.",
+    "BookingSeries": "The bookings of a new series, one per occurrence.",
+    "BookingOrSeries": "A Booking, or a BookingSeries when the request had a recurrence.",
+}
+
+PROPERTY_TEXT: Final[dict[str, dict[str, str]]] = {
+    "SpaceRules": {
+        "timeZone": "IANA time zone of openingHours, e.g. Europe/Madrid.",
+        "openingHours": "Per weekday, the open intervals; a missing weekday is closed, no "
+        "openingHours at all is always open.",
+        "minMinutes": "Shortest booking.",
+        "maxMinutes": "Longest booking.",
+        "bookingWindowDays": "How many days ahead a booking may start.",
+        "allowedGroups": "Who may book: users sharing one of these groups (empty: everyone).",
+    },
+    "UserRules": {
+        "maxBookingsPerDay": "Most bookings the user may hold on one day.",
+        "maxMinutesPerBooking": "Longest booking the user may make.",
+    },
+    "Booking": {
+        "statusReason": "Why it was declined or released.",
+        "seriesId": "Set on every occurrence of a series.",
+        "outlook": "Where it lives in Outlook.",
+    },
+    "Recurrence": {
+        "interval": "Every how many days or weeks.",
+        "daysOfWeek": "Weekly only: the days (default: the first booking's weekday).",
+        "until": "Last date (inclusive), in the space's time zone.",
+        "count": "How many occurrences.",
+    },
+}
