@@ -42,8 +42,7 @@ class Decision:
 DECLINE_CONFLICT = "The resource is already booked for the requested time."
 DECLINE_WINDOW = "The request is outside the booking window of the resource ({days} days)."
 DECLINE_DURATION = (
-    "The meeting is longer than the maximum duration allowed for the resource "
-    "({minutes} minutes)."
+    "The meeting is longer than the maximum duration allowed for the resource ({minutes} minutes)."
 )
 ACCEPTED = "Your request was accepted."
 

@@ -231,9 +231,8 @@ def resolve_resource(directory: Directory, tenant_id: str, resource: str) -> Mai
 def too_far(limit: timedelta) -> GraphError:
     """Graph refuses, rather than caps, an expiry beyond the resource's maximum."""
     minutes = int(limit.total_seconds() // 60)
-    return GraphError(
-        400, "ExtensionError", f"Subscription expiration can only be {minutes} minutes in the future."
-    )
+    message = f"Subscription expiration can only be {minutes} minutes in the future."
+    return GraphError(400, "ExtensionError", message)
 
 
 def parse_expiration(value: Any, now: datetime) -> datetime:

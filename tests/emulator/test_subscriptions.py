@@ -559,6 +559,47 @@ async def test_renewal_extends_via_sdk_and_batch(world: World, receiver: Receive
     assert _vtime(item["subscriptionExpirationDateTime"]) == still.expiration_date_time
 
 
+async def test_lifetime_beyond_10080_minutes_is_refused_on_the_virtual_clock(
+    world: World, receiver: Receiver
+) -> None:
+    """Create and renew past the maximum fail with 400 ExtensionError (not capped),
+    measured on the emulator's clock; up to the maximum is granted as asked."""
+    g = world.client()
+    url = receiver.url()
+    await world.emu.aclock_advance(2 * 24 * 3600)  # Graph's clock is two days ahead
+    vnow = world.emu.clock_now()
+    longest = vnow + timedelta(minutes=10_080) - timedelta(seconds=30)
+    sub = await _subscribe(g, world.alice, url, expires=longest)
+    assert abs(sub.expiration_date_time - longest) < timedelta(seconds=1), "granted as asked"
+    # eight real days would be refused on the real clock, not on Graph's
+    assert _in(8) < vnow + timedelta(minutes=10_080)
+    renewed = await g.subscriptions.by_subscription_id(sub.id).patch(
+        Subscription(expiration_date_time=_in(8))
+    )
+    assert abs(renewed.expiration_date_time - _in(8)) < timedelta(seconds=30)
+
+    beyond = world.emu.clock_now() + timedelta(minutes=10_080, seconds=90)
+    with pytest.raises(ODataError) as err:
+        await _subscribe(g, world.bob, url, expires=beyond)
+    assert (err.value.response_status_code, err.value.error.code) == (400, "ExtensionError")
+    assert (
+        err.value.error.message
+        == "Subscription expiration can only be 10080 minutes in the future."
+    )
+    with pytest.raises(ODataError) as err:
+        await g.subscriptions.by_subscription_id(sub.id).patch(
+            Subscription(expiration_date_time=beyond)
+        )
+    assert (err.value.response_status_code, err.value.error.code) == (400, "ExtensionError")
+    kept = await g.subscriptions.by_subscription_id(sub.id).get()
+    assert kept.expiration_date_time == renewed.expiration_date_time, (
+        "a refused renewal changes nothing"
+    )
+    assert [s.resource for s in (await g.subscriptions.get()).value] == [
+        f"/users/{world.alice}/events"
+    ]
+
+
 async def test_each_lifecycle_event_arrives_with_the_documented_shape(
     world: World, receiver: Receiver
 ) -> None:
