@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -749,6 +750,52 @@ def test_endpoint_states_follow_the_documented_thresholds() -> None:
     assert few.state("e", t0) == "ok", "too few answers to judge"
     gaps = [backoff(n).total_seconds() for n in range(1, 12)]
     assert gaps[:4] == [15, 30, 60, 120] and max(gaps) == 1800
+
+
+async def test_the_apps_requested_lifetime_survives_clock_skew(
+    world: World, receiver: Receiver
+) -> None:
+    """Our clock 30 minutes ahead of Graph's: asking for the full 10,080 minutes is
+    refused, the app's capped request (with its safety margin) is granted, on create
+    and on renew."""
+    from bookker_sync.graph.errors import GraphError
+    from bookker_sync.graph.subscriptions import LONGEST_REQUEST, SubscriptionsApi, capped_expiry
+    from bookker_sync.graph.transport import GraphTransport
+    from bookker_sync.settings import load_settings
+    from bookker_sync.sync.subscriptions import expiry
+
+    api = SubscriptionsApi(GraphTransport(world.client(), max_concurrency=4, max_retries=0))
+    ours = world.emu.clock_now() + timedelta(minutes=30)
+    full = ours + timedelta(minutes=10_080)
+    urls = {
+        "notification_url": receiver.url("/api/graph/notifications"),
+        "lifecycle_url": receiver.url("/api/graph/lifecycle"),
+        "client_state": "c" * 64,
+    }
+    with pytest.raises(GraphError) as err:
+        await api.create(world.room1, expires_at=full, **urls)
+    assert (err.value.status, err.value.code) == (400, "ExtensionError")
+    asked = capped_expiry(ours, full)
+    assert asked == ours + LONGEST_REQUEST < full
+    # what the app asks for with its default SUBSCRIPTION_LIFETIME_MINUTES (10080)
+    settings = load_settings(
+        {
+            "GRAPH_CLIENT_ID": CLIENT_ID,
+            "GRAPH_CLIENT_SECRET": SECRET,
+            "WEBHOOK_BASE_URL": "https://localhost/api",
+            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        }
+    )
+    assert settings.sync.subscription_lifetime_minutes == 10_080
+    assert expiry(SimpleNamespace(settings=settings), ours) == asked  # type: ignore[arg-type]
+    created = await api.create(world.room1, expires_at=asked, **urls)
+    assert abs(created.expires_at - asked) < timedelta(seconds=1)
+    await world.emu.aclock_advance(3 * 24 * 3600)
+    ours = world.emu.clock_now() + timedelta(minutes=30)
+    with pytest.raises(GraphError):
+        await api.renew(created.id, ours + timedelta(minutes=10_080))
+    renewed = await api.renew(created.id, capped_expiry(ours, ours + timedelta(minutes=10_080)))
+    assert abs(renewed.expires_at - (ours + LONGEST_REQUEST)) < timedelta(seconds=1)
 
 
 async def test_the_apps_own_subscription_calls_work(world: World, receiver: Receiver) -> None:
