@@ -1,14 +1,15 @@
 """Graph change-notification subscriptions on room mailboxes' events.
 
 Rules (graph-facts.md "Subscriptions"): events subscriptions live at most 10,080
-minutes; PATCH renews; a lifecycleNotificationUrl can't be added by PATCH; a second
+minutes, and a create or renew asking for more is refused (400 ExtensionError), not
+capped, on Graph's clock; PATCH renews; a lifecycleNotificationUrl can't be added by PATCH; a second
 identical subscription is a 409 duplicate; reauthorize has its own endpoint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kiota_abstractions.method import Method
@@ -20,6 +21,18 @@ from bookker_sync.graph.transport import GraphTransport, request
 CHANGE_TYPES = "created,updated,deleted"
 # Subscription calls are throttled per app per tenant, not per mailbox: one gate.
 GATE = "subscriptions"
+# learn.microsoft.com/graph/api/resources/subscription ("Subscription lifetime"):
+# Outlook events without resource data live at most 10,080 minutes, and "requests to
+# create or renew a subscription beyond the maximum value will fail". Graph judges
+# that on its own clock, so we ask for less: the margin absorbs clock skew.
+MAX_EVENTS_LIFETIME = timedelta(minutes=10_080)
+LIFETIME_SAFETY_MARGIN = timedelta(minutes=60)
+LONGEST_REQUEST = MAX_EVENTS_LIFETIME - LIFETIME_SAFETY_MARGIN
+
+
+def capped_expiry(now: datetime, wanted: datetime) -> datetime:
+    """The expiry to ask for: ``wanted``, at most ``LONGEST_REQUEST`` after ``now``."""
+    return min(wanted, now + LONGEST_REQUEST)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from datetime import datetime, timedelta
 
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
-from bookker_sync.graph.subscriptions import RemoteSubscription, SubscriptionsApi, events_resource
+from bookker_sync.graph.subscriptions import (
+    RemoteSubscription,
+    SubscriptionsApi,
+    capped_expiry,
+    events_resource,
+)
 from bookker_sync.storage.repositories import (
     SubscriptionIndex,
     SubscriptionRecord,
@@ -35,7 +40,8 @@ def new_client_state() -> str:
 
 
 def expiry(services: Services, now: datetime) -> datetime:
-    return now + timedelta(minutes=services.settings.sync.subscription_lifetime_minutes)
+    wanted = now + timedelta(minutes=services.settings.sync.subscription_lifetime_minutes)
+    return capped_expiry(now, wanted)
 
 
 async def request_sync(services: Services, tenant_id: str, mailbox: str, *, full: bool) -> None:
