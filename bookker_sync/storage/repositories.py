@@ -10,6 +10,7 @@ from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookker_sync.domain.models import Booking, Space, Tenant, User
+from bookker_sync.graph.graph_types import EventJson
 from bookker_sync.storage.tables import DocumentTable
 
 TENANTS_TABLE = "tenants"
@@ -42,8 +43,8 @@ class BookingRecord(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     booking: Booking
-    organizer_event: dict[str, Any] | None = Field(default=None, alias="organizerEvent")
-    resource_event: dict[str, Any] | None = Field(default=None, alias="resourceEvent")
+    organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
+    resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
 
 
 class MailboxState(BaseModel):

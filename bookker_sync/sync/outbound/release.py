@@ -8,7 +8,6 @@ idempotent, so a redelivered message changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,10 +57,8 @@ async def _room_declines(
     assert ref.resource_mailbox is not None
     room_event_id = ref.resource_event_id
     if room_event_id is None and ref.i_cal_uid:
-        found: dict[str, Any] | None = await calendar.find_by_ical_uid(
-            ref.resource_mailbox, ref.i_cal_uid
-        )
-        room_event_id = str(found["id"]) if found else None
+        found = await calendar.find_by_ical_uid(ref.resource_mailbox, ref.i_cal_uid)
+        room_event_id = found.id if found else None
     if room_event_id is None:
         log.info("release of %s: the room holds no copy; nothing to decline", record.booking.id)
         return
