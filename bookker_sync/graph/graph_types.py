@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, TypeAlias, TypedDict, cast
 
 from bookker_sync.graph.graph_times import parse_graph_datetime, parse_instant
+from bookker_sync.json_types import JsonObject
 
-JsonObject: TypeAlias = dict[str, Any]
-"""Any JSON object (free-form payloads)."""
+__all__ = ["EventJson", "GraphEvent", "JsonObject"]  # and the TypedDicts below
 
 EventJson: TypeAlias = JsonObject
 """A Graph event's JSON exactly as Graph sent it, unknown fields included."""

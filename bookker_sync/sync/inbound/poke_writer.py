@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.queues import LIFECYCLE_QUEUE, MAILBOX_SYNC_QUEUE, QueueSender
 
 POKES_PER_MESSAGE = 100  # keeps a message well under the 64 KB queue limit
@@ -22,7 +22,7 @@ POKES_PER_MESSAGE = 100  # keeps a message well under the 64 KB queue limit
 @dataclass
 class _Pending:
     pokes: dict[tuple[str, str], str] = field(default_factory=dict)  # → notifiedAt
-    lifecycle: list[dict[str, Any]] = field(default_factory=list)
+    lifecycle: list[JsonObject] = field(default_factory=list)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -32,9 +32,7 @@ class PokeWriter:
         self._pending = _Pending()
         self._writing = False
 
-    async def persist(
-        self, pokes: dict[tuple[str, str], str], lifecycle: list[dict[str, Any]]
-    ) -> None:
+    async def persist(self, pokes: dict[tuple[str, str], str], lifecycle: list[JsonObject]) -> None:
         """Return once these pokes are in the queue; raise if writing them failed."""
         if not pokes and not lifecycle:
             return
@@ -71,7 +69,7 @@ class PokeWriter:
             {"tenantId": tenant, "mailbox": mailbox, "notifiedAt": notified}
             for (tenant, mailbox), notified in batch.pokes.items()
         ]
-        messages: list[dict[str, Any]] = (
+        messages: list[JsonObject] = (
             pokes
             if len(pokes) == 1
             else [

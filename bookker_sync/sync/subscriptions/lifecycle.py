@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import SubscriptionRecord
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant
@@ -36,7 +37,7 @@ class LifecycleMessage(BaseModel):
     mailbox: str | None = None
     subscription_id: str | None = Field(default=None, alias="subscriptionId")
     lifecycle_event: str | None = Field(default=None, alias="lifecycleEvent")
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: JsonObject = Field(default_factory=dict)  # the notification, minus clientState
 
 
 async def process(services: Services, message: LifecycleMessage) -> None:
@@ -119,6 +120,6 @@ async def _reauthorize(services: Services, record: SubscriptionRecord) -> None:
     )
 
 
-def _redacted(payload: dict[str, Any]) -> dict[str, Any]:
+def _redacted(payload: JsonObject) -> JsonObject:
     """Never log a clientState."""
     return {k: ("***" if k.lower() == "clientstate" else v) for k, v in payload.items()}
