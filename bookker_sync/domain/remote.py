@@ -45,15 +45,12 @@ class RemoteEvent:
     start: datetime | None = None
     end: datetime | None = None
     organizer_email: str | None = None
-    organizer_name: str | None = None
     is_cancelled: bool = False
     type: EventType = EventType.SINGLE
     series_master_id: str | None = None
     response: Response = Response.NONE
     attendees: tuple[Attendee, ...] = ()
-    transaction_id: str | None = None
     modified: datetime | None = None  # lastModifiedDateTime
-    booking_id: str | None = None  # from our com.bookker.sync extension, when present
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def attendee(self, email: str) -> Attendee | None:

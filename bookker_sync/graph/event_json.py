@@ -101,15 +101,12 @@ def parse_event(event: GraphEvent | EventJson) -> RemoteEvent:
         start=event.start,
         end=event.end,
         organizer_email=(organizer.get("address") or None),
-        organizer_name=organizer.get("name"),
         is_cancelled=bool(fields.get("isCancelled")),
         type=_enum(EventType, fields.get("type"), EventType.SINGLE),
         series_master_id=event.series_master_id,
         response=_enum(Response, response, Response.NONE),
         attendees=tuple(_attendee(a) for a in event.attendees),
-        transaction_id=fields.get("transactionId"),
         modified=event.modified,
-        booking_id=_extension_booking_id(event),
         raw=event.raw,
     )
 
@@ -122,14 +119,6 @@ def _attendee(data: AttendeeJson) -> Attendee:
         kind=str(data.get("type") or "required"),
         response=_enum(Response, status, Response.NONE),
     )
-
-
-def _extension_booking_id(event: GraphEvent) -> str | None:
-    for ext in event.extensions:
-        if ext.get("extensionName") == EXTENSION_NAME or ext.get("id") == EXTENSION_ID:
-            value = ext.get("bookingId")
-            return str(value) if value else None
-    return None
 
 
 def _enum(kind: type[E], value: Any, default: E) -> E:

@@ -95,7 +95,6 @@ class SubscriptionRecord(BaseModel):
     created_at: datetime | None = None
     renewed_at: datetime | None = None
     reauthorized_at: datetime | None = None
-    last_notification_at: datetime | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
     next_attempt_at: datetime | None = None

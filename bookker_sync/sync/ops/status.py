@@ -218,10 +218,7 @@ async def _tenant_status(
             subscription_state=record.state.value if record else NO_SUBSCRIPTION,
             subscription_expires_at=record.expires_at if record else None,
             subscription_error=record.last_error if record else None,
-            last_notification_at=_latest(
-                state.last_notification_at if state else None,
-                record.last_notification_at if record else None,
-            ),
+            last_notification_at=state.last_notification_at if state else None,
             last_sync_at=state.last_sync_at if state else None,
             lag_seconds=samples[-1][1] if samples else None,
             consecutive_failures=state.consecutive_failures if state else 0,
@@ -231,11 +228,6 @@ async def _tenant_status(
             declines=declined.get(space.id, []),
         ))  # fmt: skip
     return result
-
-
-def _latest(*moments: datetime | None) -> datetime | None:
-    known = [m for m in moments if m is not None]
-    return max(known) if known else None
 
 
 def _changes_by_space(bookings: list[Booking], per_room: int) -> dict[str, list[BookingChange]]:
