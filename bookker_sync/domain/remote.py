@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bookker_sync.domain.mailbox import Mailbox
+
 
 class EventType(StrEnum):
     SINGLE = "singleInstance"
@@ -54,5 +56,7 @@ class RemoteEvent:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def attendee(self, email: str) -> Attendee | None:
-        wanted = email.lower()
-        return next((a for a in self.attendees if a.email.lower() == wanted), None)
+        wanted = Mailbox.parse(email)
+        if wanted is None:
+            return None
+        return next((a for a in self.attendees if Mailbox.parse(a.email) == wanted), None)

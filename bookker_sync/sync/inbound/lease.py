@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.storage.tables import Stored
@@ -37,7 +38,7 @@ async def mutate_state(
     change: Callable[[MailboxState], bool],
 ) -> MailboxState:
     """Read-modify-write of the mailbox's state; ``change`` returns False for no write."""
-    key = mailbox.lower()
+    key = Mailbox(mailbox)
     for _ in range(MAX_RACES):
         stored: Stored[MailboxState] | None = await services.repos.mailboxes.find(tenant_id, key)
         state = (

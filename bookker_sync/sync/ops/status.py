@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, TenantMode
 from bookker_sync.storage.queue_admin import QueueAdmin
 from bookker_sync.storage.queues import APP_QUEUES, poison_queue
@@ -148,9 +149,9 @@ def _ago(delta: timedelta) -> str:
     return human_span(delta.total_seconds())
 
 
-def room_mailbox(tenant: Tenant, space: Space) -> str | None:
+def room_mailbox(tenant: Tenant, space: Space) -> Mailbox | None:
     """The room mailbox this space syncs with, or None (unidirectional / no mailbox)."""
-    return (space.resource_email or "").lower() if wants_subscription(tenant, space) else None
+    return Mailbox.parse(space.resource_email) if wants_subscription(tenant, space) else None
 
 
 async def status_report(
@@ -201,8 +202,8 @@ async def _tenant_status(
         services.repos.bookings.list(tenant.id, "UpdatedAt ge @t", t=now - CHANGES_WINDOW),
         declines.recent_by_room(services, tenant.id, per_room),
     )
-    by_mailbox = {r.mailbox.lower(): r for r in records}
-    state_of = {s.mailbox.lower(): s for s in states}
+    by_mailbox = {Mailbox(r.mailbox): r for r in records}
+    state_of = {Mailbox(s.mailbox): s for s in states}
     changes = _changes_by_space([r.booking for r in recent], changes_per_room)
     interval = timedelta(minutes=services.settings.sync.reconcile_interval_minutes)
     for space in sorted(spaces, key=lambda s: (s.name.lower(), s.id)):
