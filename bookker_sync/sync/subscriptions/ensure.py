@@ -11,6 +11,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.subscriptions import (
@@ -47,7 +48,7 @@ def expiry(services: Services, now: datetime) -> datetime:
 async def request_sync(services: Services, tenant_id: str, mailbox: str, *, full: bool) -> None:
     await messages.send(
         services.queues,
-        MailboxSyncMessage(tenant_id=tenant_id, mailbox=mailbox.lower(), full=full),
+        MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox), full=full),
     )
 
 
@@ -56,7 +57,7 @@ async def ensure_space(services: Services, tenant: Tenant, space: Space) -> None
     records = [
         r for r in await services.repos.subscriptions.list(tenant.id) if r.space_id == space.id
     ]
-    wanted = (space.resource_email or "").lower() if wants_subscription(tenant, space) else None
+    wanted = Mailbox.parse(space.resource_email) if wants_subscription(tenant, space) else None
     for record in records:
         if record.mailbox != wanted:
             await remove(services, record)
