@@ -29,7 +29,7 @@ from bookker_sync.graph.graph_types import GraphEvent, JsonObject
 from bookker_sync.graph.room_writes import decline_body
 from bookker_sync.graph.transport import GraphTransport, request
 
-# Times in UTC; ids stable within a mailbox (graph-facts: Prefer IdType="ImmutableId").
+# Times in UTC; ids stable within a mailbox (Graph docs: Prefer IdType="ImmutableId").
 PREFER = 'outlook.timezone="UTC", IdType="ImmutableId"'
 EXPAND_OURS = f"extensions($filter=id eq '{EXTENSION_ID}')"
 

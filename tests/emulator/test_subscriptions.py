@@ -1,4 +1,4 @@
-"""Change notifications (issue 3): subscriptions, handshake, delivery, faults, lifecycle.
+"""Change notifications: subscriptions, handshake, delivery, faults, lifecycle.
 
 Graph calls go through the real msgraph-sdk (raw httpx only for $batch); a real aiohttp
 webhook receiver runs on 127.0.0.1 in the test's event loop, so the control API is

@@ -3,7 +3,7 @@
 - ``ensure`` / ``ensureTenant``: converge subscriptions after a space or tenant changed;
 - ``subscriptionRemoved`` → recreate, then full delta resync;
 - ``missed`` → delta resync;
-- ``reauthorizationRequired`` → reauthorize (no PATCH too: graph-facts says not both
+- ``reauthorizationRequired`` → reauthorize (no PATCH too: Graph's lifecycle docs say not both
   within 10 minutes);
 - any other lifecycleEvent → logged with its payload and ignored (new kinds appear).
 """
