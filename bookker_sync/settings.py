@@ -88,6 +88,8 @@ class SyncSettings(BaseModel):
     renewal_margin_hours: int = Field(default=24, ge=1, le=150)
     subscription_lifetime_minutes: int = Field(default=10_080, ge=45, le=10_080)
     lease_seconds: int = Field(default=60, ge=10, le=3600)
+    # A full listing of each room with a fresh window, at most this often apart (spread).
+    full_listing_hours: int = Field(default=24, ge=1, le=720)
 
 
 class Settings(BaseModel):
@@ -129,6 +131,7 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "RENEWAL_MARGIN_HOURS": ("sync", "renewal_margin_hours"),
     "SUBSCRIPTION_LIFETIME_MINUTES": ("sync", "subscription_lifetime_minutes"),
     "SYNC_LEASE_SECONDS": ("sync", "lease_seconds"),
+    "SYNC_FULL_LISTING_HOURS": ("sync", "full_listing_hours"),
     "WEBHOOK_BASE_URL": ("", "webhook_base_url"),
 }
 # Settings the runtime itself reads (host.json bindings / NCRONTAB %NAME% expressions).

@@ -97,6 +97,11 @@ param subscriptionLifetimeMinutes int = 10080
 @maxValue(3600)
 param syncLeaseSeconds int = 60
 
+@description('Hours between full listings of a room with a fresh sync window (spread per room).')
+@minValue(1)
+@maxValue(720)
+param syncFullListingHours int = 24
+
 @description('NCRONTAB schedule of the reconcile_all timer (%RECONCILE_SCHEDULE%).')
 param reconcileSchedule string = '0 */15 * * * *'
 
@@ -327,6 +332,7 @@ var appSettingsBase = {
   RENEWAL_MARGIN_HOURS: string(renewalMarginHours)
   SUBSCRIPTION_LIFETIME_MINUTES: string(subscriptionLifetimeMinutes)
   SYNC_LEASE_SECONDS: string(syncLeaseSeconds)
+  SYNC_FULL_LISTING_HOURS: string(syncFullListingHours)
   WEBHOOK_BASE_URL: effectiveWebhookBaseUrl
   RECONCILE_SCHEDULE: reconcileSchedule
   RENEW_SCHEDULE: renewSchedule

@@ -57,6 +57,13 @@ class MailboxState(BaseModel):
     mailbox: str
     space_id: str | None = None
     delta_link: str | None = None
+    # The window the delta link was started with, and when it is due to roll.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    full_listing_due_at: datetime | None = None
+    # Set when a run starts, cleared when it completes: still set at the next start
+    # means that run was abandoned (killed, or failed mid-page).
+    run_in_progress: bool = False
     lease_owner: str | None = None
     lease_until: datetime | None = None
     dirty: bool = False

@@ -2,13 +2,16 @@
 
 lease(mailbox) → calendarView/delta since the stored link → reconcile each item →
 apply → save the link (only after the page's actions are applied) → release, or run
-again if the mailbox was poked meanwhile. 410 SyncStateNotFound → a full resync that
-also finds bookings whose room copies disappeared while nobody was listening.
+again if the mailbox was poked meanwhile. A full listing of a fresh window instead of
+the link (domain/sync_window.py: no link, 410 SyncStateNotFound, the previous run
+abandoned, or the window due to roll) also finds bookings whose room copies
+disappeared while nobody was listening.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +28,12 @@ from bookker_sync.domain.reconcile import (
     reconcile,
 )
 from bookker_sync.domain.remote import RemoteEvent
+from bookker_sync.domain.sync_window import (
+    FullListing,
+    fresh_window,
+    full_listing_reason,
+    next_full_listing,
+)
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
@@ -124,22 +133,31 @@ async def _run_once(
     owner: str,
 ) -> None:
     now, started = services.clock.now(), time.perf_counter()
-    horizon = services.settings.sync
-    start = now - timedelta(days=horizon.horizon_past_days)
-    end = now + timedelta(days=horizon.horizon_future_days)
+    config = services.settings.sync
+    window = fresh_window(now, config.horizon_past_days, config.horizon_future_days)
     space = (await services.repos.spaces.get(tenant_id, space_id)).value
-    index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), start)
+    index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), window.start)
     runner = ActionRunner(services, calendar, index)
-    state = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
-    link = None if full else state.delta_link
+    before = await _start_run(services, tenant_id, mailbox)
+    reason = FullListing.NO_LINK if full else full_listing_reason(
+        now, has_link=before.delta_link is not None,
+        previous_run_abandoned=before.run_in_progress, due_at=before.full_listing_due_at,
+    )  # fmt: skip
+    link = None if reason else before.delta_link
+    if reason is not None and reason is not FullListing.NO_LINK:
+        log.info("full listing of %s: %s", mailbox, reason.value)
     try:
-        seen = await _pull(services, calendar, index, runner, link, start, end, result, owner)
+        seen = await _pull(
+            services, calendar, index, runner, link, window.start, window.end, result, owner
+        )
     except SyncStateNotFoundError:
         log.warning("delta token of %s evicted (410): full resync", mailbox)
         result.full_resync = True
-        seen = await _pull(services, calendar, index, runner, None, start, end, result, owner)
+        seen = await _pull(
+            services, calendar, index, runner, None, window.start, window.end, result, owner
+        )
     if seen is not None:  # a complete listing: what it lacks is gone
-        await _vanished(index, runner, seen, start)
+        await _vanished(index, runner, seen, window.start)
     await _pending_room_answers(services, index, runner, now)
     await runner.flush()
     for action in runner.applied:
@@ -147,18 +165,42 @@ async def _run_once(
         result.actions[name] = result.actions.get(name, 0) + 1
 
     lag_seconds: float | None = None
+    listed = seen is not None
+    period = timedelta(hours=config.full_listing_hours)
 
     def done(s: MailboxState) -> bool:
         nonlocal lag_seconds
         lag_seconds = lag.record_run(s, now, services.clock.now())  # before last_sync_at moves
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
         s.space_id = space_id
-        if result.full_resync or link is None:
+        s.run_in_progress = False
+        if listed:
             s.full_resyncs += 1
+            s.window_start, s.window_end = window.start, window.end
+            s.full_listing_due_at = next_full_listing(
+                now, period, config.horizon_future_days, random.random()
+            )
         return True
 
     await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
     telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
+
+
+async def _start_run(services: Services, tenant_id: str, mailbox: str) -> MailboxState:
+    """Mark the run as in progress; returns the state as the previous run left it."""
+    before: MailboxState | None = None
+
+    def change(s: MailboxState) -> bool:
+        nonlocal before
+        before = s.model_copy()
+        if s.run_in_progress:
+            return False
+        s.run_in_progress = True
+        return True
+
+    await mailbox_state.mutate_state(services, tenant_id, mailbox, change)
+    assert before is not None
+    return before
 
 
 async def _pull(
