@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.functions as func
@@ -27,8 +28,25 @@ async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context
     await renew_due(services(), force=bool(_input(timer).get("force")))
 
 
+def _period(timer: func.TimerRequest) -> timedelta | None:
+    """The timer's own period: Next - Last of its schedule status (None when unknown,
+    e.g. the first run, or a run through the admin endpoint)."""
+    status = getattr(timer, "schedule_status", None)
+    if not isinstance(status, dict):
+        return None
+    try:
+        last, following = status.get("Last"), status.get("Next")
+        if not last or not following:
+            return None
+        return datetime.fromisoformat(str(following)) - datetime.fromisoformat(str(last))
+    except (TypeError, ValueError):
+        return None
+
+
 @bp.function_name("reconcile_all")
 @bp.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @observed
 async def reconcile_all_fn(timer: func.TimerRequest, context: func.Context) -> None:
-    await reconcile_all(services(), force=bool(_input(timer).get("force")))
+    await reconcile_all(
+        services(), force=bool(_input(timer).get("force")), timer_period=_period(timer)
+    )

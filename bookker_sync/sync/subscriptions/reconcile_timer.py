@@ -1,12 +1,17 @@
-"""``reconcile_all``: a sync for every room whose last successful delta is older than
-the interval, so a room whose notifications silently stopped converges within one
-interval. Also re-ensures subscriptions that are missing altogether."""
+"""``reconcile_all``: a sync for every room that would otherwise miss the bound, so a
+room whose notifications silently stopped converges within RECONCILE_INTERVAL_MINUTES.
+Also re-ensures subscriptions that are missing altogether.
+
+The timer fires every P minutes (its schedule); a room last synced at s is synced by
+the first tick at which it is older than T. A change just after s then reaches
+Bookker by s + T + P at the latest, so T = interval - P keeps the bound (T = 0 when
+the timer fires once per interval: every room, every tick)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import TenantMode
@@ -17,6 +22,7 @@ from bookker_sync.sync.services import Services
 from bookker_sync.sync.subscriptions.ensure import request_sync, wants_subscription
 
 log = logging.getLogger(__name__)
+SLACK = timedelta(seconds=30)
 
 
 @dataclass
@@ -26,16 +32,21 @@ class ReconcileReport:
     ensured: int = 0
 
 
-async def reconcile_all(services: Services, *, force: bool = False) -> ReconcileReport:
+def stale_before(now: datetime, interval: timedelta, timer_period: timedelta | None) -> datetime:
+    """Rooms last synced before this moment are synced now. ``timer_period`` unknown:
+    assume one interval. A little slack: a sync started a few seconds after the tick
+    that asked for it must not make the room wait one more period."""
+    period = interval if timer_period is None else min(max(timer_period, timedelta(0)), interval)
+    return now - (interval - period) + SLACK
+
+
+async def reconcile_all(
+    services: Services, *, force: bool = False, timer_period: timedelta | None = None
+) -> ReconcileReport:
     report = ReconcileReport()
     now = services.clock.now()
-    # A little less than the interval: a timer that fires every interval must not skip
-    # a room synced a few seconds less than one interval ago.
-    stale_before = (
-        now
-        - timedelta(minutes=services.settings.sync.reconcile_interval_minutes)
-        + (timedelta(seconds=30))
-    )
+    interval = timedelta(minutes=services.settings.sync.reconcile_interval_minutes)
+    stale = stale_before(now, interval, timer_period)
     for tenant in await services.repos.tenants.list(TENANT_PARTITION):
         if tenant.mode is not TenantMode.BIDIRECTIONAL:
             continue
@@ -55,7 +66,7 @@ async def reconcile_all(services: Services, *, force: bool = False) -> Reconcile
                 continue
             state = states.get(mailbox)
             last = state.last_sync_at if state else None
-            if force or last is None or last < stale_before:
+            if force or last is None or last < stale:
                 await request_sync(services, tenant.id, mailbox, full=False)
                 report.enqueued += 1
     log.info("reconcile_all: rooms=%d enqueued=%d ensured=%d force=%s",
