@@ -244,6 +244,7 @@ var appTables = [
   'subscriptions'
   'subscriptionids'
   'declines'
+  'intents'
 ]
 
 var loginEndpoint = environment().authentication.loginEndpoint

@@ -40,9 +40,7 @@ def fresh_window(now: datetime, past_days: int, future_days: int) -> Window:
     return Window(now - timedelta(days=past_days), now + timedelta(days=future_days))
 
 
-def next_full_listing(
-    now: datetime, period: timedelta, future_days: int, draw: float
-) -> datetime:
+def next_full_listing(now: datetime, period: timedelta, future_days: int, draw: float) -> datetime:
     """When the window listed now is due to roll: ``period`` (at most half the future
     horizon, so the end never gets close), shortened by ``draw`` (0..1) x SPREAD."""
     if not 0.0 <= draw <= 1.0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ITEMS = 1000
+ACK_BUDGET_SECONDS = 2.0  # for authentication + enqueue; Graph's limit is 3 s
 
 
 def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
@@ -56,7 +58,13 @@ async def _receive(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(items, func.HttpResponse):
         return items
     try:
-        result = await ingress.accept(services(), items)
+        # Graph wants an answer within 3 s, else it throttles and then drops the
+        # endpoint's notifications: storage down or hung must not hold the answer.
+        result = await asyncio.wait_for(ingress.accept(services(), items), ACK_BUDGET_SECONDS)
+    except TimeoutError:
+        log.warning("notifications not persisted within %.1f s: answering 503 so Graph "
+                    "retries", ACK_BUDGET_SECONDS)  # fmt: skip
+        return error_response(503, "Unavailable", "could not persist notifications; retry")
     except Exception:
         log.exception("could not enqueue notifications: answering 503 so Graph retries")
         return error_response(503, "Unavailable", "could not persist notifications; retry")

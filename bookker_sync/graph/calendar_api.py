@@ -12,6 +12,9 @@ from datetime import datetime
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
+from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+    CalendarViewRequestBuilder,
+)
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
     DeltaRequestBuilder,
 )
@@ -130,6 +133,34 @@ class CalendarApi:
         except GraphError as exc:
             if exc.status != 409:
                 raise
+
+    async def find_by_transaction_id(
+        self, mailbox: str, transaction_id: str, start: datetime, end: datetime
+    ) -> GraphEvent | None:
+        """The event (a series' master) created with ``transaction_id``, looked for in
+        the mailbox's calendarView over [start, end]: single events carry their
+        transactionId; occurrences lead to their master, read once each."""
+        rb = self._users.by_user_id(mailbox).calendar_view
+        query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time=start.isoformat(), end_date_time=end.isoformat(), top=100
+        )
+        info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
+        masters: set[str] = set()
+        while True:
+            page = await self._t.send(mailbox, info, headers={"Prefer": PREFER}) or {}
+            for event in (GraphEvent(e) for e in page.get("value") or []):
+                if event.fields.get("transactionId") == transaction_id:
+                    return event
+                master = event.series_master_id
+                if master and master not in masters:
+                    masters.add(master)
+                    found = await self.get_event(mailbox, master)
+                    if found is not None and found.fields.get("transactionId") == transaction_id:
+                        return found
+            link = page.get("@odata.nextLink")
+            if not link:
+                return None
+            info = rb.with_url(link).to_get_request_information()
 
     async def instances(
         self, mailbox: str, series_id: str, start: datetime, end: datetime

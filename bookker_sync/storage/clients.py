@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from azure.data.tables.aio import TableServiceClient
 from azure.identity.aio import DefaultAzureCredential
@@ -30,19 +31,34 @@ class StorageClients:
             await self.credential.close()
 
 
+# Bounded time per storage call: a hung or unreachable account surfaces as StorageError
+# (503 to API callers) within about half a minute instead of the SDK defaults (minutes of
+# retries, 300 s reads). Storage answers in milliseconds when healthy.
+TIMEOUTS: dict[str, Any] = {
+    "connection_timeout": 5,
+    "read_timeout": 10,
+    "retry_total": 2,
+    "retry_backoff_factor": 0.4,
+}
+
+
 def build_clients(settings: StorageSettings) -> StorageClients:
     if settings.connection_string:
         conn = _expand_dev_storage(settings.connection_string)
         return StorageClients(
-            tables=TableServiceClient.from_connection_string(conn),
-            queues=QueueServiceClient.from_connection_string(conn),
+            tables=TableServiceClient.from_connection_string(conn, **TIMEOUTS),
+            queues=QueueServiceClient.from_connection_string(conn, **TIMEOUTS),
         )
     credential = DefaultAzureCredential(
         managed_identity_client_id=settings.managed_identity_client_id
     )
     return StorageClients(
-        tables=TableServiceClient(endpoint=settings.table_endpoint(), credential=credential),
-        queues=QueueServiceClient(account_url=settings.queue_endpoint(), credential=credential),
+        tables=TableServiceClient(
+            endpoint=settings.table_endpoint(), credential=credential, **TIMEOUTS
+        ),
+        queues=QueueServiceClient(
+            account_url=settings.queue_endpoint(), credential=credential, **TIMEOUTS
+        ),
         credential=credential,
     )
 

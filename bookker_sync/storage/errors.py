@@ -1,5 +1,18 @@
 """Our storage errors, so callers never depend on azure-core exception types."""
 
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError
+
 
 class StorageError(RuntimeError):
     """Storage could not be reached or answered unexpectedly."""
@@ -15,3 +28,25 @@ class NotFoundError(StorageError):
 
 class EntityTooLargeError(StorageError):
     """A document does not fit in one entity even after compression and chunking."""
+
+
+# Answers the callers turn into their own errors (not found, lost race, exists).
+_MEANINGFUL = (
+    ResourceNotFoundError,
+    ResourceModifiedError,
+    ResourceExistsError,
+    TableTransactionError,
+)
+
+
+@contextlib.asynccontextmanager
+async def unavailable(doing: str) -> AsyncIterator[None]:
+    """Any other failure to talk to storage becomes StorageError: refused or dropped
+    connections, timeouts (ServiceRequestError / ServiceResponseError), 5xx answers.
+    The HTTP layer answers 503 for it, never 500."""
+    try:
+        yield
+    except _MEANINGFUL:
+        raise
+    except (AzureError, OSError) as exc:  # OSError: TimeoutError, ConnectionError
+        raise StorageError(f"storage unavailable ({doing}): {type(exc).__name__}: {exc}") from exc

@@ -6,11 +6,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ServiceRequestError
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
-from bookker_sync.storage.errors import StorageError
+from bookker_sync.storage.errors import unavailable
 
 # Queue names are part of the function contract.
 MAILBOX_SYNC_QUEUE = "mailbox-sync"
@@ -40,11 +40,10 @@ class QueueSender:
                 message_decode_policy=TextBase64DecodePolicy(),
             )
             try:
-                await client.create_queue()
+                async with unavailable(f"creating queue {name}"):
+                    await client.create_queue()
             except ResourceExistsError:
                 pass
-            except ServiceRequestError as exc:
-                raise StorageError(f"storage unreachable: {exc}") from exc
             self._ready[name] = client
         return client
 
@@ -53,12 +52,11 @@ class QueueSender:
     ) -> None:
         client = await self._queue(queue)
         body = json.dumps(message, separators=(",", ":"), sort_keys=True)
-        try:
+        async with unavailable(f"sending to {queue}"):
             await client.send_message(body, visibility_timeout=delay_seconds)
-        except ServiceRequestError as exc:
-            raise StorageError(f"storage unreachable: {exc}") from exc
 
     async def depth(self, queue: str) -> int:
         client = await self._queue(queue)
-        props = await client.get_queue_properties()
+        async with unavailable(f"reading {queue}"):
+            props = await client.get_queue_properties()
         return int(props.approximate_message_count or 0)

@@ -9,6 +9,7 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from bookker_sync.domain.creation_intent import CreationIntent
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.graph.graph_types import EventJson
@@ -23,6 +24,7 @@ MAILBOXES_TABLE = "mailboxes"
 SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
+INTENTS_TABLE = "intents"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -34,6 +36,7 @@ APP_TABLES = (
     SUBSCRIPTIONS_TABLE,
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
+    INTENTS_TABLE,
 )
 TENANT_PARTITION = "tenant"
 
@@ -74,6 +77,9 @@ class MailboxState(BaseModel):
     consecutive_failures: int = 0
     full_resyncs: int = 0
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
+    # Room events ignored while a Bookker creation of their slot was in flight: judged
+    # again once it is resolved (event id → not before).
+    recheck: dict[str, datetime] = Field(default_factory=dict)
 
 
 class SubscriptionState(StrEnum):
@@ -176,6 +182,13 @@ class Repositories:
         )
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
+        # tenant / booking id (the transactionId): Bookker creations under way
+        self.intents = DocumentTable(
+            service,
+            INTENTS_TABLE,
+            CreationIntent,
+            projection=lambda i: {"SpaceId": i.space_id, "State": i.state.value},
+        )
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

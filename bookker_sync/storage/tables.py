@@ -14,18 +14,16 @@ from typing import Any, Generic, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
-    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
-    ServiceRequestError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 from pydantic import BaseModel
 
 from bookker_sync.storage.chunking import decode_document, encode_document
-from bookker_sync.storage.errors import ConflictError, NotFoundError, StorageError
+from bookker_sync.storage.errors import ConflictError, NotFoundError, unavailable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,12 +75,8 @@ class DocumentTable(Generic[M]):
 
     async def client(self) -> TableClient:
         if self._client is None:
-            try:
+            async with unavailable(f"cannot create table {self.table_name}"):
                 await self._service.create_table_if_not_exists(self.table_name)
-            except HttpResponseError as exc:  # pragma: no cover - surfaced as our error
-                raise StorageError(f"cannot create table {self.table_name}: {exc}") from exc
-            except ServiceRequestError as exc:
-                raise StorageError(f"storage unreachable: {exc}") from exc
             self._client = self._service.get_table_client(self.table_name)
         return self._client
 
@@ -100,11 +94,10 @@ class DocumentTable(Generic[M]):
     async def get(self, pk: str, rk: str) -> Stored[M]:
         client = await self.client()
         try:
-            entity = await client.get_entity(safe_key(pk), safe_key(rk))
+            async with unavailable(f"{self.table_name}: reading {pk}/{rk}"):
+                entity = await client.get_entity(safe_key(pk), safe_key(rk))
         except ResourceNotFoundError as exc:
             raise NotFoundError(f"{self.table_name}: {pk}/{rk} not found") from exc
-        except ServiceRequestError as exc:
-            raise StorageError(f"storage unreachable: {exc}") from exc
         return self._parse(entity)
 
     async def find(self, pk: str, rk: str) -> Stored[M] | None:
@@ -117,7 +110,8 @@ class DocumentTable(Generic[M]):
         """Create; ConflictError if it already exists. Returns the new ETag."""
         client = await self.client()
         try:
-            meta = await client.create_entity(self._entity(pk, rk, value))
+            async with unavailable(f"{self.table_name}: inserting {pk}/{rk}"):
+                meta = await client.create_entity(self._entity(pk, rk, value))
         except ResourceExistsError as exc:
             raise ConflictError(f"{self.table_name}: {pk}/{rk} already exists") from exc
         return str(meta["etag"])
@@ -126,12 +120,13 @@ class DocumentTable(Generic[M]):
         """Replace if unchanged since ``etag`` was read; ConflictError otherwise."""
         client = await self.client()
         try:
-            meta = await client.update_entity(
-                self._entity(pk, rk, value),
-                mode=UpdateMode.REPLACE,
-                etag=etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
+            async with unavailable(f"{self.table_name}: replacing {pk}/{rk}"):
+                meta = await client.update_entity(
+                    self._entity(pk, rk, value),
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
         except (ResourceModifiedError, ResourceNotFoundError) as exc:
             raise ConflictError(f"{self.table_name}: {pk}/{rk} changed concurrently") from exc
         return str(meta["etag"])
@@ -139,21 +134,23 @@ class DocumentTable(Generic[M]):
     async def upsert(self, pk: str, rk: str, value: M) -> str:
         """Unconditional write: only for state with a single writer (e.g. under a lease)."""
         client = await self.client()
-        meta = await client.upsert_entity(self._entity(pk, rk, value), mode=UpdateMode.REPLACE)
+        async with unavailable(f"{self.table_name}: writing {pk}/{rk}"):
+            meta = await client.upsert_entity(self._entity(pk, rk, value), mode=UpdateMode.REPLACE)
         return str(meta["etag"])
 
     async def delete(self, pk: str, rk: str, etag: str | None = None) -> None:
         client = await self.client()
         try:
-            if etag is None:
-                await client.delete_entity(safe_key(pk), safe_key(rk))
-            else:
-                await client.delete_entity(
-                    safe_key(pk),
-                    safe_key(rk),
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
+            async with unavailable(f"{self.table_name}: deleting {pk}/{rk}"):
+                if etag is None:
+                    await client.delete_entity(safe_key(pk), safe_key(rk))
+                else:
+                    await client.delete_entity(
+                        safe_key(pk),
+                        safe_key(rk),
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
         except ResourceModifiedError as exc:
             raise ConflictError(f"{self.table_name}: {pk}/{rk} changed concurrently") from exc
         except ResourceNotFoundError:
@@ -186,7 +183,8 @@ class DocumentTable(Generic[M]):
                     )
                 )
         try:
-            await client.submit_transaction(operations)
+            async with unavailable(f"{self.table_name}: transaction on {pk}"):
+                await client.submit_transaction(operations)
         except TableTransactionError as exc:
             raise ConflictError(f"{self.table_name}: transaction on {pk} lost a race") from exc
         except (ResourceModifiedError, ResourceExistsError) as exc:
@@ -207,8 +205,9 @@ class DocumentTable(Generic[M]):
             pages = client.query_entities(" and ".join(clauses), parameters=params)
         else:
             pages = client.list_entities()
-        async for entity in pages:
-            yield self._parse(entity)
+        async with unavailable(f"{self.table_name}: query"):
+            async for entity in pages:
+                yield self._parse(entity)
 
     async def list(self, pk: str | None = None, where: str | None = None, **params: Any) -> list[M]:
         return [s.value async for s in self.query(pk, where, **params)]

@@ -16,7 +16,9 @@ INTERVAL = 15
 def _subscribed_and_synced(stack: Stack, t: Tenant) -> bool:
     health = stack.api("GET", "health").json()
     mine = [x for x in health.get("tenants", []) if x["tenantId"] == t.id]
-    return bool(mine and mine[0]["subscriptions"]["active"] == 1 and mine[0]["oldestSuccessfulSync"])
+    return bool(
+        mine and mine[0]["subscriptions"]["active"] == 1 and mine[0]["oldestSuccessfulSync"]
+    )
 
 
 def _minute(stack: Stack) -> None:

@@ -135,9 +135,7 @@ async def test_run_killed_before_saving_its_link_is_followed_by_a_full_listing(
     assert await room.bookings() == [(start, "cancelled")]
 
 
-async def test_the_delta_window_rolls_so_far_bookings_arrive_after_months(
-    stack, services, clock
-):
+async def test_the_delta_window_rolls_so_far_bookings_arrive_after_months(stack, services, clock):
     room = Room(stack, services)
     await room.setup()
     await room.sync()

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
+from bookker_sync.domain.creation_intent import INTENT_SECONDS
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
 from bookker_sync.domain.reconcile import (
     CANCELLED_IN_OUTLOOK,
     IN_FLIGHT,
+    Action,
     CancelBooking,
     InspectOrganizer,
     RoomContext,
@@ -35,7 +37,7 @@ from bookker_sync.domain.sync_window import (
     next_full_listing,
 )
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.errors import SyncStateNotFoundError
+from bookker_sync.graph.errors import GraphError, SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync import messages
@@ -44,6 +46,7 @@ from bookker_sync.sync.inbound.action_runner import ActionRunner
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
 from bookker_sync.sync.messages import MailboxSyncMessage
 from bookker_sync.sync.ops import lag
+from bookker_sync.sync.outbound import creation_intents
 from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
 
@@ -52,6 +55,8 @@ PENDING_GRACE = timedelta(seconds=30)
 MAX_RUNS = 10
 MAX_FOLLOW_UP_SECONDS = 600
 IN_FLIGHT_WAIT_SECONDS = 3.0
+# An event left to an in-flight creation is judged again after the creation's deadline.
+RECHECK_AFTER = timedelta(seconds=INTENT_SECONDS + 30)
 
 
 @dataclass
@@ -139,6 +144,8 @@ async def _run_once(
     index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), window.start)
     runner = ActionRunner(services, calendar, index)
     before = await _start_run(services, tenant_id, mailbox)
+    await _resolve_intents(services, tenant_id, space_id)
+    rechecks = await _recheck(services, calendar, index, runner, before.recheck, now)
     reason = FullListing.NO_LINK if full else full_listing_reason(
         now, has_link=before.delta_link is not None,
         previous_run_abandoned=before.run_in_progress, due_at=before.full_listing_due_at,
@@ -174,6 +181,9 @@ async def _run_once(
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
         s.space_id = space_id
         s.run_in_progress = False
+        s.recheck = {k: v for k, v in rechecks.items() if k not in index.judged} | {
+            k: now + RECHECK_AFTER for k in index.in_flight_ignored
+        }
         if listed:
             s.full_resyncs += 1
             s.window_start, s.window_end = window.start, window.end
@@ -183,6 +193,11 @@ async def _run_once(
         return True
 
     await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
+    if index.in_flight_ignored:
+        # Judged again once the creation is resolved, even if nothing pokes the room.
+        poke = MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox))
+        delay = int(RECHECK_AFTER.total_seconds()) + 1
+        await messages.send(services.queues, poke, delay_seconds=delay)
     telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
 
 
@@ -231,6 +246,7 @@ async def _pull(
                 stored = await index.wait_for_booking(services, remote, IN_FLIGHT_WAIT_SECONDS)
                 if stored is not None:
                     actions = reconcile(stored.booking, remote, context)
+            _note_judgement(index, remote, actions)
             await runner.run(actions)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
@@ -242,6 +258,52 @@ async def _pull(
 
         await mailbox_state.mutate_state(services, index.tenant_id, index.room, keep)
     return seen
+
+
+def _note_judgement(index: RoomIndex, remote: RemoteEvent, actions: list[Action]) -> None:
+    if actions == [IN_FLIGHT]:
+        index.in_flight_ignored.add(remote.id)
+    else:
+        index.judged.add(remote.id)
+        index.in_flight_ignored.discard(remote.id)
+
+
+async def _resolve_intents(services: Services, tenant_id: str, space_id: str) -> None:
+    """Creations of this space past their deadline are undone before the room is judged
+    (so a room copy Graph applied late is never taken for a stranger's booking)."""
+    try:
+        await creation_intents.resolve_due(services, tenant_id, space_id)
+    except GraphError as exc:  # tried again by the next run and by the timer
+        log.warning("undoing abandoned creations of %s failed: %s", space_id, exc)
+
+
+async def _recheck(
+    services: Services,
+    calendar: CalendarApi,
+    index: RoomIndex,
+    runner: ActionRunner,
+    due: dict[str, datetime],
+    now: datetime,
+) -> dict[str, datetime]:
+    """Room events once left to an in-flight creation, judged now that it is resolved
+    (their delta items may never come back). Returns the ones still waiting."""
+    waiting: dict[str, datetime] = {}
+    for event_id, after in due.items():
+        if after > now:
+            waiting[event_id] = after
+            continue
+        found = await calendar.get_event(index.room, event_id)
+        if found is None:
+            continue
+        remote = parse_event(found)
+        stored = index.find(remote) or await index.refresh_for(services, remote)
+        context = await _context(services, index, remote)
+        actions = reconcile(stored.booking if stored else None, remote, context)
+        if actions == [IN_FLIGHT]:
+            waiting[event_id] = now + RECHECK_AFTER
+            continue
+        await runner.run(actions)
+    return waiting
 
 
 async def _context(services: Services, index: RoomIndex, remote: RemoteEvent) -> RoomContext:

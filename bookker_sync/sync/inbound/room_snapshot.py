@@ -13,6 +13,7 @@ from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, BookingStatus, Space, User
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.storage.repositories import BookingRecord
+from bookker_sync.sync.outbound import creation_intents
 from bookker_sync.sync.services import Services
 
 
@@ -25,6 +26,9 @@ class RoomIndex:
     users: dict[str, User | None] = field(default_factory=dict)
     user_bookings: dict[str, list[Booking]] = field(default_factory=dict)
     _holds: list[tuple[datetime, datetime]] | None = None
+    # Room events this run left to an in-flight Bookker creation, and the ones it judged.
+    in_flight_ignored: set[str] = field(default_factory=set)
+    judged: set[str] = field(default_factory=set)
 
     @classmethod
     async def load(
@@ -107,11 +111,15 @@ class RoomIndex:
         return None
 
     async def holds(self, services: Services, now: datetime) -> list[tuple[datetime, datetime]]:
-        """In-flight Bookker creations in this space (read once per run and again
-        whenever an unknown event shows up)."""
+        """In-flight Bookker creations in this space: ledger holds, and creation intents
+        not resolved yet (their events may still appear, or be cancelled). Read once per
+        run and again whenever an unknown event shows up."""
         if self._holds is None:
             entries = await services.ledger.holds(self.tenant_id, self.space.id, now)
-            self._holds = [(e.start, e.end) for e in entries]
+            intents = await creation_intents.in_flight_slots(
+                services, self.tenant_id, self.space.id
+            )
+            self._holds = [(e.start, e.end) for e in entries] + intents
         return self._holds
 
     def add_user_booking(self, booking: Booking) -> None:

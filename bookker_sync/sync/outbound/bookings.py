@@ -8,11 +8,13 @@ stores nothing: the API answers 201 only after Graph accepted the event.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bookker_sync.domain import lifecycle
+from bookker_sync.domain.creation_intent import new_intent
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -55,12 +57,15 @@ from bookker_sync.sync.errors import (
     RuleViolationError,
 )
 from bookker_sync.sync.messages import OutboundMessage
+from bookker_sync.sync.outbound import creation_intents
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant, get_user
 from bookker_sync.sync.services import Services
 
 _IDS = uuid.UUID("7f1d2c1e-5b1a-4c0e-9d59-6a3f8f0b7a11")
+# The Outlook write of a creation, retries included, well within the intent's deadline.
+GRAPH_WRITE_SECONDS = 60.0
 
 
 def booking_id_for(tenant_id: str, idempotency_key: str | None) -> str:
@@ -123,37 +128,58 @@ async def create_booking(
     if body.end <= body.start:
         raise BadRequestError("end must be after start")
     booking_id = booking_id_for(tenant_id, idempotency_key)
-    replay = await _replay(services, tenant_id, booking_id)
-    if replay is not None:
-        return replay
+    earlier = await services.repos.intents.find(tenant_id, booking_id)
+    if earlier is None:
+        replay = await _replay(services, tenant_id, booking_id)
+        if replay is not None:
+            return replay
+    else:  # an earlier attempt of this request did not complete: resume it, or refuse
+        await creation_intents.refuse_if_abandoned(services, tenant_id, booking_id)
     occurrences = _occurrences(body, space)
     now = services.clock.now()
     mine = await user_bookings(services, tenant_id, user.id)
-    if body.recurrence is None:
-        _raise_for(check_booking(
-            space=space, user=user, start=body.start, end=body.end, user_bookings=mine, now=now
-        ))  # fmt: skip
-    else:
-        checks = check_occurrences(
-            space=space, user=user, occurrences=occurrences, user_bookings=mine, now=now
-        )
-        _raise_for([_dated(c.start, v) for c in checks for v in c.violations])
     series_id = booking_id if body.recurrence is not None else None
     ids = [booking_id] if series_id is None else [
         occurrence_id(series_id, i) for i in range(len(occurrences))
     ]  # fmt: skip
+    if body.recurrence is None:
+        _raise_for(check_booking(
+            space=space, user=user, start=body.start, end=body.end, user_bookings=mine, now=now,
+            ignore_booking_ids=ids,
+        ))  # fmt: skip
+    else:
+        checks = check_occurrences(
+            space=space, user=user, occurrences=occurrences, user_bookings=mine, now=now,
+            ignore_booking_ids=ids,
+        )  # fmt: skip
+        _raise_for([_dated(c.start, v) for c in checks for v in c.violations])
     pending = [
         _new_booking(tenant, space, user, body.subject, Claim(i, s, e), series_id, None, now)
         for i, (s, e) in zip(ids, occurrences, strict=True)
     ]
     # Each new booking takes its slot; held until Outlook has the event, then confirmed.
     claims = booking_records.claims(s for b in pending for s in lifecycle.confirm(b).ledger.take)
+    # The intent first: whatever happens from here on, a sweep can finish or undo it.
+    intent = await creation_intents.begin(services, new_intent(
+        tenant_id=tenant_id, booking_id=booking_id, space_id=space.id,
+        organizer_mailbox=user.email, room_mailbox=room_of(tenant, space),
+        slots=[(c.id, c.start, c.end) for c in claims], now=now,
+    ))  # fmt: skip
     await _claim(services, tenant_id, space.id, claims, now)
     try:
-        copies = await _write_outlook(services, tenant, space, user, body, booking_id, claims)
-    except GraphError as exc:
+        copies = await asyncio.wait_for(
+            _write_outlook(services, tenant, space, user, body, booking_id, claims),
+            GRAPH_WRITE_SECONDS,
+        )
+    except (GraphError, TimeoutError) as exc:
+        # The slot is free again at once. Graph may still apply the write (it may have,
+        # and lost the answer): the intent stays, and the sweep cancels what it finds.
         await services.ledger.release(tenant_id, space.id, claims)
-        raise _graph_failure(exc, "the booking") from exc
+        if isinstance(exc, GraphError):
+            raise _graph_failure(exc, "the booking") from exc
+        raise GraphFailureError(
+            "Outlook did not answer in time; nothing is booked", transient=True
+        ) from exc
     bookings = [
         b.model_copy(update={"outlook": _outlook_ref(tenant, space, user, copy)})
         for b, copy in zip(pending, copies, strict=True)
@@ -161,6 +187,7 @@ async def create_booking(
     for booking, copy in zip(bookings, copies, strict=True):
         await _store_new(services, BookingRecord(booking=booking, organizer_event=copy.raw))
     await services.ledger.confirm(tenant_id, space.id, claims)
+    await creation_intents.complete(services, intent)
     return Created(bookings=bookings, series_id=series_id, replayed=False)
 
 
@@ -307,7 +334,10 @@ async def _store_new(services: Services, record: BookingRecord) -> None:
 
 # -- read ------------------------------------------------------------------------------
 async def get_booking(services: Services, tenant_id: str, booking_id: str) -> Stored[BookingRecord]:
-    return await get_record(services, tenant_id, booking_id)
+    """A booking as the API shows it: one still being created (or undone) is not there."""
+    stored = await get_record(services, tenant_id, booking_id)
+    await creation_intents.require_visible(services, tenant_id, booking_id)
+    return stored
 
 
 async def list_bookings(
@@ -333,7 +363,10 @@ async def list_bookings(
             clauses.append(f"{column} {op} @{name}")
             params[name] = value
     records = await services.repos.bookings.list(tenant_id, " and ".join(clauses) or None, **params)
-    return sorted((r.booking for r in records), key=lambda b: (b.start, b.id))
+    hidden = await creation_intents.hidden_ids(services, tenant_id) if records else set()
+    return sorted(
+        (r.booking for r in records if r.booking.id not in hidden), key=lambda b: (b.start, b.id)
+    )
 
 
 # -- update ----------------------------------------------------------------------------

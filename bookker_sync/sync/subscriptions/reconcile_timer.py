@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import TenantMode
+from bookker_sync.graph.errors import GraphError
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
 from bookker_sync.sync.messages import LifecycleMessage
+from bookker_sync.sync.outbound import creation_intents
 from bookker_sync.sync.services import Services
 from bookker_sync.sync.subscriptions.ensure import request_sync, wants_subscription
 
@@ -30,6 +32,7 @@ class ReconcileReport:
     rooms: int = 0
     enqueued: int = 0
     ensured: int = 0
+    undone: int = 0  # abandoned Bookker creations undone
 
 
 def stale_before(now: datetime, interval: timedelta, timer_period: timedelta | None) -> datetime:
@@ -48,6 +51,7 @@ async def reconcile_all(
     interval = timedelta(minutes=services.settings.sync.reconcile_interval_minutes)
     stale = stale_before(now, interval, timer_period)
     for tenant in await services.repos.tenants.list(TENANT_PARTITION):
+        await _resolve_intents(services, tenant.id, report)
         if tenant.mode is not TenantMode.BIDIRECTIONAL:
             continue
         states = {s.mailbox: s for s in await services.repos.mailboxes.list(tenant.id)}
@@ -69,6 +73,14 @@ async def reconcile_all(
             if force or last is None or last < stale:
                 await request_sync(services, tenant.id, mailbox, full=False)
                 report.enqueued += 1
-    log.info("reconcile_all: rooms=%d enqueued=%d ensured=%d force=%s",
-             report.rooms, report.enqueued, report.ensured, force)  # fmt: skip
+    log.info("reconcile_all: rooms=%d enqueued=%d ensured=%d undone=%d force=%s",
+             report.rooms, report.enqueued, report.ensured, report.undone, force)  # fmt: skip
     return report
+
+
+async def _resolve_intents(services: Services, tenant_id: str, report: ReconcileReport) -> None:
+    """Bookker creations that never completed (crash, timeout, 5xx) are undone."""
+    try:
+        report.undone += await creation_intents.resolve_due(services, tenant_id)
+    except GraphError as exc:  # tried again at the next tick
+        log.warning("undoing abandoned creations of %s failed: %s", tenant_id, exc)
