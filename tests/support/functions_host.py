@@ -8,7 +8,9 @@ mailbox addresses, so one stack serves the whole session.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import tempfile
 import time
 import uuid
@@ -25,6 +27,7 @@ from emulators.processes import (
     Azurite,
     FunctionsHostProcess,
     HostCluster,
+    start_azurite,
     start_functions_host,
     start_functions_hosts,
 )
@@ -67,6 +70,25 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.host.base_url, timeout=60)
+
+    # -- storage faults (private stacks with on-disk Azurite only) ----------------------
+    def stop_storage(self) -> None:
+        """Azurite goes away (connections refused) until start_storage."""
+        self.azurite.child.stop()
+
+    def start_storage(self) -> None:
+        assert self.workdir is not None, "only private stacks restart their storage"
+        a = self.azurite
+        self.azurite = start_azurite(
+            self.workdir / "azurite", (a.blob_port, a.queue_port, a.table_port), in_memory=False
+        )
+
+    def hang_storage(self) -> None:
+        """Azurite stops answering (SIGSTOP): connections open, nothing comes back."""
+        os.killpg(self.azurite.child.proc.pid, signal.SIGSTOP)
+
+    def resume_storage(self) -> None:
+        os.killpg(self.azurite.child.proc.pid, signal.SIGCONT)
 
     def kill_host(self) -> None:
         """Hard-kill the Functions host (no graceful shutdown), as a crash would."""
@@ -178,20 +200,26 @@ def stack(
 
 
 @contextlib.contextmanager
-def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """A private stack (own Azurite, emulator and host) for chaos tests and benches."""
-    from emulators.processes import free_port, start_azurite
+def running_stack(
+    extra_env: dict[str, str] | None = None, *, persistent_storage: bool = False
+) -> Iterator[Stack]:
+    """A private stack (own Azurite, emulator and host) for chaos tests and benches.
+    ``persistent_storage``: Azurite keeps its data on disk, so stop_storage /
+    start_storage lose nothing."""
+    from emulators.processes import free_port
     from tests.support.graph_emulator import start_graph_emulator
 
     workdir = Path(tempfile.mkdtemp(prefix="bookker-stack-"))
-    azurite = start_azurite(workdir / "azurite")
+    azurite = start_azurite(workdir / "azurite", in_memory=not persistent_storage)
     emulator = start_graph_emulator(workdir / "emulator")
     port = free_port()
     env = {**app_env(azurite, emulator, port), **(extra_env or {})}
     host = None
+    stack_ref: list[Stack] = []
     try:
         host = start_functions_host(workdir / "host.log", env, port=port)
         stack = Stack(azurite, emulator, host, env=env, workdir=workdir)
+        stack_ref.append(stack)
         try:
             yield stack
         finally:
@@ -201,6 +229,10 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         if host is not None:
             host.child.stop()
         emulator.stop()
+        if stack_ref:  # its storage may have been hung, or restarted
+            with contextlib.suppress(Exception):
+                stack_ref[0].resume_storage()
+            stack_ref[0].azurite.child.stop()
         azurite.child.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
