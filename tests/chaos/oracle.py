@@ -6,7 +6,13 @@
 - no duplicates, no overlapping confirmed bookings in a space;
 - every confirmed booking keeps the space's time-independent rules (so every
   rule-breaking Outlook booking was declined);
+- every booking the API acknowledged (201/200) still exists; a creation answered 5xx
+  (and never acknowledged on a retry) left nothing behind: no booking, no live event;
+- every room is still subscribed (subscriptions renewed across the days);
 - nothing in the poison queues.
+
+Only what is still ahead at the end is compared with Outlook (the sync window starts
+a day back; the virtual clock moved days during the run).
 """
 
 from __future__ import annotations
@@ -37,9 +43,9 @@ def check(scenario: Scenario) -> list[str]:
     """All violations found (empty = the claim holds)."""
     problems: list[str] = []
     bookings, spaces, users = asyncio.run(_load(scenario))
-    confirmed = [b for b in bookings if b.status.value == "confirmed"]
-    start = scenario.base - timedelta(days=1)
-    end = scenario.base + timedelta(days=40)
+    start = scenario.stack.emulator.clock_now()
+    end = start + timedelta(days=400)
+    confirmed = [b for b in bookings if b.status.value == "confirmed" and b.end > start]
     for space_id, room in scenario.rooms.items():
         mine = [b for b in confirmed if b.space_id == space_id]
         # Rooms keep cancelled meetings (RemoveCanceledMeetings false): those hold nothing.
@@ -49,8 +55,11 @@ def check(scenario: Scenario) -> list[str]:
         everything = [b for b in bookings if b.space_id == space_id]
         problems += _room_matches(space_id, mine, copies, everything)
         problems += _no_overlaps(space_id, mine)
-        problems += _rules_hold(mine, spaces[space_id], users, scenario.base)
+        problems += _rules_hold(mine, spaces[space_id], users)
     problems += _organizer_events(scenario, confirmed)
+    problems += _acknowledged(scenario, bookings)
+    problems += _failures_left_nothing(scenario, bookings)
+    problems += _subscribed(scenario)
     uids = Counter(b.outlook.i_cal_uid for b in confirmed if b.outlook.i_cal_uid)
     problems += [f"duplicate bookings for iCalUId {u}" for u, n in uids.items() if n > 1]
     problems += _poison(scenario)
@@ -112,9 +121,7 @@ def _no_overlaps(space_id: str, mine: list[Booking]) -> list[str]:
             for a, b in pairwise(ordered) if b.start < a.end]  # fmt: skip
 
 
-def _rules_hold(
-    mine: list[Booking], space: Space, users: dict[str, User], now: datetime
-) -> list[str]:
+def _rules_hold(mine: list[Booking], space: Space, users: dict[str, User]) -> list[str]:
     problems = []
     for b in mine:
         violations = check_booking(space=space, user=users.get(b.user_id), start=b.start, end=b.end,
@@ -141,6 +148,36 @@ def _organizer_events(scenario: Scenario, confirmed: list[Booking]) -> list[str]
         if not live:
             problems.append(f"booking {b.id}: the organizer's event is gone or cancelled")
     return problems
+
+
+def _acknowledged(scenario: Scenario, bookings: list[Booking]) -> list[str]:
+    stored = {b.id for b in bookings}
+    return [f"booking {i} was acknowledged (201/200) but is gone"
+            for i in sorted(scenario.acked - stored)]  # fmt: skip
+
+
+def _failures_left_nothing(scenario: Scenario, bookings: list[Booking]) -> list[str]:
+    problems = []
+    stored = {b.id: b for b in bookings}
+    for booking_id, (organizer, start, end) in sorted(scenario.failed.items()):
+        if booking_id in stored:
+            b = stored[booking_id]
+            problems.append(f"a 5xx creation left booking {booking_id} ({b.status.value})")
+        margin = timedelta(minutes=1)
+        live = [e for e in scenario.outlook.view(organizer, start - margin, end + margin)
+                if e.get("transactionId") == booking_id]  # fmt: skip
+        if live:
+            problems.append(f"a 5xx creation left the event of {booking_id} in {organizer}")
+    return problems
+
+
+def _subscribed(scenario: Scenario) -> list[str]:
+    health = scenario.stack.api("GET", "health").json()
+    mine = [x for x in health.get("tenants", []) if x["tenantId"] == scenario.tenant.id]
+    active = mine[0]["subscriptions"]["active"] if mine else 0
+    if active != len(scenario.rooms):
+        return [f"{active} of {len(scenario.rooms)} rooms still subscribed"]
+    return []
 
 
 def _poison(scenario: Scenario) -> list[str]:

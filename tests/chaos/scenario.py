@@ -1,23 +1,30 @@
 """A seeded chaos scenario: operations from both sides against a faulty Graph.
 
 Bookker API (create / update / delete / release) and Outlook (create, recurring
-create, move, cancel; valid, rule-breaking and conflicting) interleave while the
-emulator drops, duplicates, delays and reorders notifications, throttles and fails,
-and lifecycle events are injected; the Functions host is killed and restarted in the
-middle. The oracle (oracle.py) then checks the end state.
+create, move, cancel; valid, rule-breaking and conflicting; some 300+ days ahead)
+interleave while the emulator drops, duplicates, delays and reorders notifications,
+throttles and fails (sometimes after applying a write), and lifecycle events are
+injected. The timers run on their schedules while the virtual clock moves over days
+(subscriptions expire and are renewed, delta windows roll). The Functions host is
+SIGKILLed between operations, while an API request is in flight and while a sync
+page is in flight; storage is stopped and hung. The oracle (oracle.py) then checks
+the end state.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from bookker_sync.domain.creation_intent import INTENT_SECONDS
+from bookker_sync.sync.outbound.bookings import booking_id_for
 from tests.support.functions_host import Stack, Tenant
 from tests.support.outlook import Outlook
 
@@ -29,8 +36,17 @@ FAULTS: dict[str, Any] = {
     "reorder": True,
     "throttleRate": 0.04,
     "serverErrorRate": 0.03,
+    "appliedThenFailRate": 0.03,
     "retryAfterSeconds": 0,
 }
+# The app under chaos: timers on their schedules (on the virtual clock), short leases.
+ENV = {
+    "FUNCTIONS_HOST_QUEUE_LEASE_SECONDS": "5",
+    "SYNC_LEASE_SECONDS": "15",
+    "AzureWebJobs.renew_subscriptions.Disabled": "false",
+    "AzureWebJobs.reconcile_all.Disabled": "false",
+}
+ROOM_POLICY = {"bookingWindowInDays": 400}  # rooms take bookings 300+ days ahead
 
 
 @dataclass
@@ -40,6 +56,8 @@ class ChaosConfig:
     rooms: int = 5
     users: int = 4
     kill_at: float = 0.5  # fraction of operations after which the host is killed
+    days: float = 8.0  # virtual time the run spans: past a subscription's lifetime
+    far_ahead: float = 0.05  # share of slots 300-360 days ahead
 
 
 @dataclass
@@ -61,7 +79,10 @@ class Scenario:
         self.users: dict[str, str] = {}
         self.rooms: dict[str, str] = {}
         self.outsider = self.tenant.address("outsider")
-        self.base = _next_monday()
+        self.now = stack.emulator.clock_now()
+        # Bookker creations: acknowledged (201/200) and failed (5xx, never acknowledged)
+        self.acked: set[str] = set()
+        self.failed: dict[str, tuple[str, datetime, datetime]] = {}  # → organizer, times
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -75,7 +96,7 @@ class Scenario:
                 rules["openingHours"] = {d: [{"start": "08:00", "end": "18:00"}] for d in WEEKDAYS}
             if i == 1:
                 rules["allowedGroups"] = ["team-a"]
-            room = t.add_space(f"r{i}", rules=rules)
+            room = t.add_space(f"r{i}", rules=rules, policy=ROOM_POLICY)
             assert room is not None
             self.rooms[f"r{i}"] = room
         self.settle(lambda: self._subscribed())
@@ -88,20 +109,97 @@ class Scenario:
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> None:
         self.stack.emulator.set_faults(seed=self.config.seed, **FAULTS)
-        kill_at = int(self.config.operations * self.config.kill_at)
-        for n in range(self.config.operations):
-            if n == kill_at:
-                self.stack.kill_host()
-                self.log.add("host killed")
-                self.stack.restart_host()
+        n_ops = self.config.operations
+        specials = {
+            int(n_ops * self.config.kill_at): self.kill_between_operations,
+            int(n_ops * 0.2): self.kill_during_api_request,
+            int(n_ops * 0.3): self.kill_during_sync_page,
+            int(n_ops * 0.4): self.storage_stopped,
+            int(n_ops * 0.6): self.storage_hung,
+            int(n_ops * 0.7): self.kill_during_api_request,
+            int(n_ops * 0.8): self.kill_during_sync_page,
+        }
+        steps = 40  # the virtual days are crossed in this many jumps
+        every = max(1, n_ops // steps)
+        jump = self.config.days * 86400 / steps
+        for n in range(n_ops):
+            if n in specials:
+                specials[n]()
             self.one_operation()
             if n % 10 == 9:
-                self.stack.emulator.clock_advance(self.rng.uniform(0, 15))
+                self.advance(self.rng.uniform(0, 15))
                 self._flush()
             if n % 40 == 20:
                 self.lifecycle_event()
+            if n % every == every - 1:
+                self.advance(jump)  # the timers fire: renewals, reconcile passes
         self.stack.emulator.set_faults(seed=self.config.seed)  # faults off
-        self.stack.emulator.clock_advance(30)  # every delayed notification is due
+        # every delayed notification is due; every unfinished creation past its deadline
+        self.advance(INTENT_SECONDS + 60)
+
+    def advance(self, seconds: float) -> None:
+        self.now = self.stack.emulator.clock_advance(seconds)
+
+    # -- process and storage faults -------------------------------------------------------
+    def kill_between_operations(self) -> None:
+        self.stack.kill_host()
+        self.log.add("host killed")
+        self.stack.restart_host()
+
+    def kill_during_api_request(self) -> None:
+        """The host dies while a booking's Outlook write is in flight (Graph applied it);
+        the client sees the connection drop and retries with the same key."""
+        self.stack.emulator.control("POST", "faults/next", {
+            "route": "POST /users/{id}/events", "answer": "timeout", "timeoutSeconds": 3,
+        })  # fmt: skip
+        key, body = self._create_body()
+        client = threading.Thread(target=self._try_api_create, args=(key, body))
+        client.start()
+        time.sleep(1.0)
+        self.stack.kill_host()
+        self.log.add("host killed during an API request")
+        self.stack.restart_host()
+        client.join()
+        self.stack.emulator.control("DELETE", "faults/next")
+        self._create(key, body)
+
+    def kill_during_sync_page(self) -> None:
+        """The host dies while a room's delta page is in flight."""
+        self.stack.emulator.control("POST", "faults/next", {
+            "route": "GET /users/{id}/calendarView/delta", "answer": "timeout",
+            "timeoutSeconds": 3,
+        })  # fmt: skip
+        self.outlook_create()
+        self._flush()  # the webhook pokes the room; its sync asks for a delta page
+        time.sleep(1.5)
+        self.stack.kill_host()
+        self.log.add("host killed during a sync")
+        self.stack.restart_host()
+        self.stack.emulator.control("DELETE", "faults/next")
+
+    def storage_stopped(self) -> None:
+        self.stack.stop_storage()
+        try:
+            self.api_create()  # 503: nothing may be left behind
+            self.outlook_create()  # its notification is refused (503): Graph retries
+            self._flush()
+        finally:
+            self.stack.start_storage()
+        self.log.add("storage stopped")
+
+    def storage_hung(self) -> None:
+        key, body = self._create_body()
+        self.stack.hang_storage()
+        try:
+            client = threading.Thread(target=self._create, args=(key, body))
+            client.start()
+            self.outlook_create()
+            self._flush()  # the webhook must answer 503 within 3 s
+            time.sleep(2.0)
+        finally:
+            self.stack.resume_storage()
+        client.join()
+        self.log.add("storage hung")
 
     def one_operation(self) -> None:
         ops = (
@@ -113,24 +211,47 @@ class Scenario:
         op()
 
     def slot(self) -> tuple[datetime, datetime]:
-        day = self.base + timedelta(days=self.rng.randrange(0, 14))
+        today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        ahead = (self.rng.randrange(300, 360) if self.rng.random() < self.config.far_ahead
+                 else self.rng.randrange(1, 15))  # fmt: skip
+        day = today + timedelta(days=ahead)
         start = day + timedelta(hours=self.rng.randrange(7, 19), minutes=self.rng.choice((0, 30)))
         minutes = self.rng.choice((30, 60, 60, 90, 180))
         return start, start + timedelta(minutes=minutes)
 
     # -- Bookker side -------------------------------------------------------------------
     def api_create(self) -> None:
+        key, body = self._create_body()
+        self._create(key, body)
+
+    def _create_body(self) -> tuple[str, dict[str, Any]]:
         start, end = self.slot()
         body = {"spaceId": self.rng.choice(list(self.rooms)), "userId": self.rng.choice(list(self.users)),
                 "start": start.isoformat(), "end": end.isoformat(), "subject": "api"}  # fmt: skip
-        key = uuid.uuid4().hex
+        return uuid.uuid4().hex, body
+
+    def _create(self, key: str, body: dict[str, Any]) -> None:
+        booking_id = booking_id_for(self.tenant.id, key)
         for _ in range(3):  # a client retrying with the same idempotency key
             r = self._api(
                 "POST", f"tenants/{self.tenant.id}/bookings", body, {"Idempotency-Key": key}
             )
             self.log.add(f"api create {r.status_code}")
             if r.status_code not in (502, 503, 500):
-                return
+                break
+        if r.status_code in (200, 201):
+            self.acked.add(booking_id)
+            self.failed.pop(booking_id, None)
+        elif r.status_code >= 500 and booking_id not in self.acked:
+            start, end = (datetime.fromisoformat(body[k]) for k in ("start", "end"))
+            self.failed[booking_id] = (self.users[body["userId"]], start, end)
+
+    def _try_api_create(self, key: str, body: dict[str, Any]) -> None:
+        try:
+            self.stack.api("POST", f"tenants/{self.tenant.id}/bookings", body,
+                           headers={"Idempotency-Key": key})  # fmt: skip
+        except httpx.HTTPError:
+            pass  # the host died under it
 
     def _bookings(self, **params: str) -> list[dict[str, Any]]:
         r = self._api("GET", f"tenants/{self.tenant.id}/bookings", params=params)
@@ -279,8 +400,3 @@ class Scenario:
     def reconcile_pass(self) -> None:
         out = self.stack.run_function("reconcile_all", {"force": True})
         assert out["status"] == "Succeeded", out
-
-
-def _next_monday() -> datetime:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today + timedelta(days=(7 - today.weekday()) % 7 + 7)

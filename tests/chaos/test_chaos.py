@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
 from tests.chaos.oracle import check
-from tests.chaos.scenario import ChaosConfig, Scenario
+from tests.chaos.scenario import ENV, ChaosConfig, Scenario
 from tests.support.functions_host import running_stack
 
 SEEDS = [int(os.environ["CHAOS_SEED"])] if os.environ.get("CHAOS_SEED") else [11, 22, 33]
@@ -21,17 +22,26 @@ OPERATIONS = int(os.environ.get("CHAOS_N", "200"))
 @pytest.mark.parametrize("seed", SEEDS)
 def test_chaos_converges(seed: int) -> None:
     config = ChaosConfig(seed=seed, operations=OPERATIONS)
-    env = {"FUNCTIONS_HOST_QUEUE_LEASE_SECONDS": "5", "SYNC_LEASE_SECONDS": "15"}
-    with running_stack(env) as stack:
+    began = time.monotonic()
+    phases: list[str] = []
+
+    def phase(name: str) -> None:
+        phases.append(f"{name} {time.monotonic() - began:.0f}s")
+
+    with running_stack(ENV, persistent_storage=True) as stack:
         scenario = Scenario(stack, config)
         scenario.setup()
+        phase("setup")
         scenario.run()
+        phase("run")
         scenario.settle()
         scenario.reconcile_pass()
         scenario.settle()
+        phase("settled")
         problems = check(scenario)
+        phase("checked")
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(scenario.log.counts.items()))
-        print(f"\nchaos seed={seed} ops={OPERATIONS}: {summary}")
+        print(f"\nchaos seed={seed} ops={OPERATIONS}: {summary}\ntimes: {', '.join(phases)}")
         assert not problems, (
             f"chaos seed {seed} failed (replay: make chaos N={OPERATIONS} SEED={seed}):\n"
             + "\n".join(problems[:40])

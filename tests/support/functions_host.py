@@ -234,7 +234,10 @@ def running_stack(
                 stack_ref[0].resume_storage()
             stack_ref[0].azurite.child.stop()
         azurite.child.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("KEEP_STACK_LOGS"):  # debugging a failed chaos seed
+            print(f"stack logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 StartHosts = Callable[..., HostCluster]
