@@ -114,13 +114,18 @@ class CalendarApi:
             return
 
     async def decline_event(self, mailbox: str, event_id: str, comment: str) -> None:
-        """Attendee (the room) declines with a reason; already gone counts as done."""
+        """Attendee (the room) declines with a reason; already gone, or cancelled by its
+        organizer (Outlook refuses to answer a cancelled meeting: 400 "The meeting has
+        been canceled."), counts as done: the room holds nothing either way."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).decline
         info = request(Method.POST, rb.url_template, rb.path_parameters)
         try:
             await self._t.send(mailbox, info, decline_body(comment))
         except GraphNotFoundError:
             return
+        except GraphError as exc:
+            if not _meeting_cancelled(exc):
+                raise
 
     async def add_extension(self, mailbox: str, event_id: str, body: JsonObject) -> None:
         """Attach our open extension; an existing one (409) counts as done."""
@@ -216,3 +221,7 @@ class CalendarApi:
         while page.next_link:
             page = await self.delta_page(mailbox, link=page.next_link)
             yield page
+
+
+def _meeting_cancelled(exc: GraphError) -> bool:
+    return exc.status == 400 and "has been canceled" in exc.message.lower()

@@ -254,6 +254,8 @@ class Scenario:
             pass  # the host died under it
 
     def _bookings(self, **params: str) -> list[dict[str, Any]]:
+        """Bookings still ahead (what a user would pick from)."""
+        params = {"from": self.now.isoformat(), **params}
         r = self._api("GET", f"tenants/{self.tenant.id}/bookings", params=params)
         return list(r.json()["value"]) if r.status_code == 200 else []
 

@@ -202,3 +202,30 @@ def test_webhook_answers_within_three_seconds_whatever_storage_does(storage_stac
         finally:
             undo()
         wait_for(lambda: _post(stack, [item])[0] == 202, timeout=60, interval=1.0)
+
+
+def test_releasing_a_booking_the_organizer_already_cancelled_succeeds(stack: Stack):
+    """The room's copy of a meeting its organizer cancelled can't be declined any more
+    (Outlook: 400 "The meeting has been canceled."): the release is done, not retried
+    until the message is poisoned."""
+    t = stack.new_tenant("bidirectional")
+    alice = t.add_user("alice")
+    room = t.add_space("room")
+    assert room is not None
+    outlook = Outlook(stack, t)
+    _sync(stack, t, room)
+    r = stack.api("POST", f"tenants/{t.id}/bookings", {
+        "spaceId": "room", "userId": "alice", "start": (M + timedelta(hours=9)).isoformat(),
+        "end": (M + timedelta(hours=10)).isoformat(),
+    })  # fmt: skip
+    assert r.status_code == 201, r.text
+    booking = r.json()
+    _sync(stack, t, room)  # the room's copy is recorded
+    outlook.cancel(alice, booking["outlook"]["organizerEventId"])
+    released = stack.api("POST", f"tenants/{t.id}/bookings/{booking['id']}/release",
+                         {"reason": "No-show"})  # fmt: skip
+    assert released.status_code == 202, released.text
+    out = stack.run_function("apply_outbound", {
+        "action": "release", "tenantId": t.id, "bookingId": booking["id"], "reason": "No-show",
+    })  # fmt: skip
+    assert out["status"] == "Succeeded", out
