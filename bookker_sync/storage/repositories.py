@@ -64,8 +64,9 @@ class MailboxState(BaseModel):
     window_start: datetime | None = None
     window_end: datetime | None = None
     full_listing_due_at: datetime | None = None
-    # Set when a run starts, cleared when it completes: still set at the next start
-    # means that run was abandoned (killed, or failed mid-page).
+    # Set when a worker takes the lease, cleared when it lets go after completed runs:
+    # still set when the lease is taken again means a run was abandoned (killed, or
+    # failed mid-page).
     run_in_progress: bool = False
     lease_owner: str | None = None
     lease_until: datetime | None = None

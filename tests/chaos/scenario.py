@@ -63,9 +63,13 @@ class ChaosConfig:
 @dataclass
 class Log:
     counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
 
     def add(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
+
+    def timed(self, what: str, began: float) -> None:
+        self.seconds[what] = self.seconds.get(what, 0.0) + time.monotonic() - began
 
 
 class Scenario:
@@ -124,8 +128,11 @@ class Scenario:
         jump = self.config.days * 86400 / steps
         for n in range(n_ops):
             if n in specials:
+                began = time.monotonic()
                 specials[n]()
+                self.log.timed(specials[n].__name__, began)
             self.one_operation()
+            began = time.monotonic()
             if n % 10 == 9:
                 self.advance(self.rng.uniform(0, 15))
                 self._flush()
@@ -133,6 +140,7 @@ class Scenario:
                 self.lifecycle_event()
             if n % every == every - 1:
                 self.advance(jump)  # the timers fire: renewals, reconcile passes
+            self.log.timed("clock, delivery, lifecycle", began)
         self.stack.emulator.set_faults(seed=self.config.seed)  # faults off
         # every delayed notification is due; every unfinished creation past its deadline
         self.advance(INTENT_SECONDS + 60)
@@ -208,7 +216,9 @@ class Scenario:
             (self.outlook_move, 11), (self.outlook_cancel, 7),
         )  # fmt: skip
         op = self.rng.choices([o for o, _ in ops], weights=[w for _, w in ops])[0]
+        began = time.monotonic()
         op()
+        self.log.timed(op.__name__, began)
 
     def slot(self) -> tuple[datetime, datetime]:
         today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)

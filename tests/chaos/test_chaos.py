@@ -41,7 +41,10 @@ def test_chaos_converges(seed: int) -> None:
         problems = check(scenario)
         phase("checked")
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(scenario.log.counts.items()))
-        print(f"\nchaos seed={seed} ops={OPERATIONS}: {summary}\ntimes: {', '.join(phases)}")
+        spent = ", ".join(f"{k} {v:.0f}s" for k, v in sorted(
+            scenario.log.seconds.items(), key=lambda kv: -kv[1]))  # fmt: skip
+        print(f"\nchaos seed={seed} ops={OPERATIONS}: {summary}\ntimes: {', '.join(phases)}"
+              f"\nrun: {spent}")  # fmt: skip
         assert not problems, (
             f"chaos seed {seed} failed (replay: make chaos N={OPERATIONS} SEED={seed}):\n"
             + "\n".join(problems[:40])

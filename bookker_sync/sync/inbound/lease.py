@@ -24,6 +24,8 @@ MAX_RACES = 50
 class Acquired:
     won: bool
     follow_up_seconds: float | None = None  # set: schedule a poke after this long
+    # The previous holder's run never completed (killed, or failed mid-page).
+    previous_run_abandoned: bool = False
 
 
 def new_owner() -> str:
@@ -53,12 +55,12 @@ async def acquire(
     told to schedule a follow-up poke for when the lease runs out, so the poke is
     never lost. Later pokes find it dirty already and cost nothing more.
     """
-    won = False
+    won = abandoned = False
     follow_up: float | None = None
     seconds = services.settings.sync.lease_seconds
 
     def change(state: MailboxState) -> bool:
-        nonlocal won, follow_up
+        nonlocal won, follow_up, abandoned
         held = state.lease_owner not in (None, owner) and (
             state.lease_until is not None and state.lease_until > now
         )
@@ -71,6 +73,8 @@ async def acquire(
             state.dirty = True
             return True
         won = True
+        # Set until the holder lets go after a completed run (release_or_rerun).
+        abandoned, state.run_in_progress = state.run_in_progress, True
         state.lease_owner, state.lease_until, state.dirty = (
             owner,
             now + timedelta(seconds=seconds),
@@ -80,7 +84,7 @@ async def acquire(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
-    return Acquired(won, follow_up)
+    return Acquired(won, follow_up, abandoned)
 
 
 async def renew(services: Services, tenant_id: str, mailbox: str, owner: str) -> None:
@@ -116,6 +120,7 @@ async def release_or_rerun(
             return True
         again = False
         state.lease_owner, state.lease_until = None, None
+        state.run_in_progress = False
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)

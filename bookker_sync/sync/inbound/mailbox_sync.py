@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
-from bookker_sync.domain.creation_intent import INTENT_SECONDS
+from bookker_sync.domain.creation_intent import INTENT_SECONDS, in_flight
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
 from bookker_sync.domain.reconcile import (
@@ -110,11 +110,14 @@ async def sync_mailbox(
         return result
     result.ran = True
     calendar = services.graph.calendar(tenant.graph_tenant_id)
+    abandoned = acquired.previous_run_abandoned
     try:
         while result.runs < MAX_RUNS:
             result.runs += 1
-            await _run_once(services, calendar, tenant_id, space.id, mailbox, full, result, owner)
-            full = False
+            await _run_once(
+                services, calendar, tenant_id, space.id, mailbox, full, abandoned, result, owner
+            )
+            full = abandoned = False
             if not await mailbox_state.release_or_rerun(
                 services, tenant_id, mailbox, owner, services.clock.now()
             ):
@@ -134,6 +137,7 @@ async def _run_once(
     space_id: str,
     mailbox: str,
     full: bool,
+    abandoned: bool,
     result: SyncResult,
     owner: str,
 ) -> None:
@@ -143,12 +147,12 @@ async def _run_once(
     space = (await services.repos.spaces.get(tenant_id, space_id)).value
     index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), window.start)
     runner = ActionRunner(services, calendar, index)
-    before = await _start_run(services, tenant_id, mailbox)
-    await _resolve_intents(services, tenant_id, space_id)
+    before = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
+    await _resolve_intents(services, index)
     rechecks = await _recheck(services, calendar, index, runner, before.recheck, now)
     reason = FullListing.NO_LINK if full else full_listing_reason(
         now, has_link=before.delta_link is not None,
-        previous_run_abandoned=before.run_in_progress, due_at=before.full_listing_due_at,
+        previous_run_abandoned=abandoned, due_at=before.full_listing_due_at,
     )  # fmt: skip
     link = None if reason else before.delta_link
     if reason is not None and reason is not FullListing.NO_LINK:
@@ -180,7 +184,6 @@ async def _run_once(
         lag_seconds = lag.record_run(s, now, services.clock.now())  # before last_sync_at moves
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
         s.space_id = space_id
-        s.run_in_progress = False
         s.recheck = {k: v for k, v in rechecks.items() if k not in index.judged} | {
             k: now + RECHECK_AFTER for k in index.in_flight_ignored
         }
@@ -199,23 +202,6 @@ async def _run_once(
         delay = int(RECHECK_AFTER.total_seconds()) + 1
         await messages.send(services.queues, poke, delay_seconds=delay)
     telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
-
-
-async def _start_run(services: Services, tenant_id: str, mailbox: str) -> MailboxState:
-    """Mark the run as in progress; returns the state as the previous run left it."""
-    before: MailboxState | None = None
-
-    def change(s: MailboxState) -> bool:
-        nonlocal before
-        before = s.model_copy()
-        if s.run_in_progress:
-            return False
-        s.run_in_progress = True
-        return True
-
-    await mailbox_state.mutate_state(services, tenant_id, mailbox, change)
-    assert before is not None
-    return before
 
 
 async def _pull(
@@ -268,13 +254,16 @@ def _note_judgement(index: RoomIndex, remote: RemoteEvent, actions: list[Action]
         index.in_flight_ignored.discard(remote.id)
 
 
-async def _resolve_intents(services: Services, tenant_id: str, space_id: str) -> None:
+async def _resolve_intents(services: Services, index: RoomIndex) -> None:
     """Creations of this space past their deadline are undone before the room is judged
-    (so a room copy Graph applied late is never taken for a stranger's booking)."""
+    (so a room copy Graph applied late is never taken for a stranger's booking); the
+    ones left are this run's in-flight creations."""
     try:
-        await creation_intents.resolve_due(services, tenant_id, space_id)
+        _, left = await creation_intents.sweep(services, index.tenant_id, index.space.id)
     except GraphError as exc:  # tried again by the next run and by the timer
-        log.warning("undoing abandoned creations of %s failed: %s", space_id, exc)
+        log.warning("undoing abandoned creations of %s failed: %s", index.space.id, exc)
+        return
+    index.intent_slots = in_flight(left)
 
 
 async def _recheck(

@@ -26,6 +26,8 @@ class RoomIndex:
     users: dict[str, User | None] = field(default_factory=dict)
     user_bookings: dict[str, list[Booking]] = field(default_factory=dict)
     _holds: list[tuple[datetime, datetime]] | None = None
+    # In-flight slots of unresolved creation intents, as read at the start of the run.
+    intent_slots: list[tuple[datetime, datetime]] | None = None
     # Room events this run left to an in-flight Bookker creation, and the ones it judged.
     in_flight_ignored: set[str] = field(default_factory=set)
     judged: set[str] = field(default_factory=set)
@@ -89,7 +91,7 @@ class RoomIndex:
         stranger. Costs two table reads, only for unknown events."""
         if remote.removed:
             return None
-        self._holds = None  # re-read in-flight creations too
+        self._holds = self.intent_slots = None  # re-read in-flight creations too
         if not remote.i_cal_uid:
             return None
         found = await services.repos.bookings.list(
@@ -116,10 +118,11 @@ class RoomIndex:
         run and again whenever an unknown event shows up."""
         if self._holds is None:
             entries = await services.ledger.holds(self.tenant_id, self.space.id, now)
-            intents = await creation_intents.in_flight_slots(
-                services, self.tenant_id, self.space.id
-            )
-            self._holds = [(e.start, e.end) for e in entries] + intents
+            if self.intent_slots is None:
+                self.intent_slots = await creation_intents.in_flight_slots(
+                    services, self.tenant_id, self.space.id
+                )
+            self._holds = [(e.start, e.end) for e in entries] + self.intent_slots
         return self._holds
 
     def add_user_booking(self, booking: Booking) -> None:

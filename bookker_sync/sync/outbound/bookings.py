@@ -128,13 +128,14 @@ async def create_booking(
     if body.end <= body.start:
         raise BadRequestError("end must be after start")
     booking_id = booking_id_for(tenant_id, idempotency_key)
-    earlier = await services.repos.intents.find(tenant_id, booking_id)
-    if earlier is None:
-        replay = await _replay(services, tenant_id, booking_id)
-        if replay is not None:
+    if idempotency_key:
+        replay = await _replay(services, tenant_id, booking_id, body.recurrence is not None)
+        # Records and no intent: an earlier attempt completed. With an intent, it did not
+        # (resumed below, or refused if it was undone).
+        if replay is not None and not await creation_intents.unresolved(
+            services, tenant_id, booking_id
+        ):
             return replay
-    else:  # an earlier attempt of this request did not complete: resume it, or refuse
-        await creation_intents.refuse_if_abandoned(services, tenant_id, booking_id)
     occurrences = _occurrences(body, space)
     now = services.clock.now()
     mine = await user_bookings(services, tenant_id, user.id)
@@ -206,14 +207,16 @@ def _dated(start: datetime, violation: Violation) -> Violation:
     )
 
 
-async def _replay(services: Services, tenant_id: str, booking_id: str) -> Created | None:
+async def _replay(
+    services: Services, tenant_id: str, booking_id: str, series: bool
+) -> Created | None:
     """A POST retried with the same idempotency key returns what the first one made."""
-    single = await services.repos.bookings.find(tenant_id, booking_id)
-    if single is not None:
-        return Created([single.value.booking], None, replayed=True)
-    series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
-    if series:
-        ordered = sorted((r.booking for r in series), key=lambda b: b.start)
+    if not series:
+        single = await services.repos.bookings.find(tenant_id, booking_id)
+        return Created([single.value.booking], None, replayed=True) if single else None
+    occurrences = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
+    if occurrences:
+        ordered = sorted((r.booking for r in occurrences), key=lambda b: b.start)
         return Created(ordered, booking_id, replayed=True)
     return None
 

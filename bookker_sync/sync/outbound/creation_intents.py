@@ -48,10 +48,13 @@ async def begin(services: Services, intent: CreationIntent) -> Stored[CreationIn
     return stored
 
 
-async def refuse_if_abandoned(services: Services, tenant_id: str, booking_id: str) -> None:
+async def unresolved(services: Services, tenant_id: str, booking_id: str) -> bool:
+    """True when an intent of this id is pending (to be resumed); refused (409) when it
+    was undone."""
     found = await services.repos.intents.find(tenant_id, booking_id)
     if found is not None and found.value.state is not IntentState.PENDING:
         raise ConflictAppError(ABANDONED_MESSAGE)
+    return found is not None
 
 
 async def complete(services: Services, stored: Stored[CreationIntent]) -> None:
@@ -96,9 +99,18 @@ async def in_flight_slots(
 # -- the sweep --------------------------------------------------------------------------
 async def resolve_due(services: Services, tenant_id: str, space_id: str | None = None) -> int:
     """Undo the tenant's (or one space's) intents past their deadline; returns how many."""
+    undone, _ = await sweep(services, tenant_id, space_id)
+    return undone
+
+
+async def sweep(
+    services: Services, tenant_id: str, space_id: str | None = None
+) -> tuple[int, list[CreationIntent]]:
+    """resolve_due, also returning the intents left (read once: a room sync uses them
+    as its in-flight creations)."""
     where = "SpaceId eq @s" if space_id else None
     params = {"s": space_id} if space_id else {}
-    undone = 0
+    undone, left = 0, []
     now = services.clock.now()
     found = [s async for s in services.repos.intents.query(tenant_id, where, **params)]
     for stored in found:
@@ -111,8 +123,8 @@ async def resolve_due(services: Services, tenant_id: str, space_id: str | None =
                     tenant_id, stored.value.booking_id, etag=stored.etag
                 )
             case Verdict.WAIT:
-                pass
-    return undone
+                left.append(stored.value)
+    return undone, left
 
 
 async def _undo(services: Services, stored: Stored[CreationIntent]) -> bool:
