@@ -43,14 +43,18 @@ def check(scenario: Scenario) -> list[str]:
     """All violations found (empty = the claim holds)."""
     problems: list[str] = []
     bookings, spaces, users = asyncio.run(_load(scenario))
+    # What is ahead, up to the sync horizon (365 days, less the up to one day a room's
+    # window lags behind until it rolls): beyond it nothing is synced yet, by design.
     start = scenario.stack.emulator.clock_now()
-    end = start + timedelta(days=400)
-    confirmed = [b for b in bookings if b.status.value == "confirmed" and b.end > start]
+    end = start + timedelta(days=363)
+    confirmed = [b for b in bookings
+                 if b.status.value == "confirmed" and b.end > start and b.start < end]  # fmt: skip
     for space_id, room in scenario.rooms.items():
         mine = [b for b in confirmed if b.space_id == space_id]
         # Rooms keep cancelled meetings (RemoveCanceledMeetings false): those hold nothing.
         copies = [e for e in scenario.outlook.view(room, start, end)
-                  if (e.get("responseStatus") or {}).get("response") == "accepted"
+                  if (_times(e)[0] or end) < end
+                  and (e.get("responseStatus") or {}).get("response") == "accepted"
                   and not e.get("isCancelled")]  # fmt: skip
         everything = [b for b in bookings if b.space_id == space_id]
         problems += _room_matches(space_id, mine, copies, everything)
