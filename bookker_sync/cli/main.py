@@ -22,8 +22,8 @@ from bookker_sync.cli.errors import EXIT_FAILED, EXIT_USAGE, UsageError, error
 
 # The app's queues (storage.queues.APP_QUEUES; a test keeps the two equal). Named here
 # so a bad queue name is reported before the storage SDK is even imported.
-QUEUE_NAMES = ("mailbox-sync", "lifecycle", "outbound")
-QUEUES = "mailbox-sync, lifecycle or outbound"
+QUEUE_NAMES = ("mailbox-sync", "lifecycle", "outbound", "events-push")
+QUEUES = "mailbox-sync, lifecycle, outbound or events-push"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -23,6 +23,9 @@ MAILBOXES_TABLE = "mailboxes"
 SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
+EVENTS_TABLE = "events"  # storage/event_log.py
+EVENT_PUSH_TABLE = "eventpush"
+DEAD_LETTERS_TABLE = "eventdeadletters"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -34,7 +37,11 @@ APP_TABLES = (
     SUBSCRIPTIONS_TABLE,
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
+    EVENTS_TABLE,
+    EVENT_PUSH_TABLE,
+    DEAD_LETTERS_TABLE,
 )
+PUSH_ROW = "push"
 TENANT_PARTITION = "tenant"
 
 
@@ -46,6 +53,10 @@ class BookingRecord(BaseModel):
     booking: Booking
     organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
     resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
+    # When an Outlook copy was last written or read back (the booking's "sync" state).
+    synced_at: datetime | None = Field(default=None, alias="syncedAt")
+    # Why Outlook could not be told (a refused write), until a later write succeeds.
+    sync_error: str | None = Field(default=None, alias="syncError")
 
 
 class MailboxState(BaseModel):
@@ -123,6 +134,38 @@ class DeclineRecord(BaseModel):
     at: datetime
 
 
+class EventPush(BaseModel):
+    """Where a tenant's events are pushed, and how far delivery got. The secret is
+    never returned by the API nor logged (repr=False)."""
+
+    tenant_id: str
+    url: str
+    secret: str = Field(repr=False)
+    delivered_seq: int = 0  # every event up to here was delivered or dead-lettered
+    attempts: int = 0  # failed tries of the event after delivered_seq
+    first_failure_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_delivered_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    dirty: bool = False  # poked while a run held the lease: it runs once more
+
+
+class DeadLetter(BaseModel):
+    """An event that could not be pushed within the retry period."""
+
+    tenant_id: str
+    seq: int
+    event_id: str
+    type: str
+    booking_id: str | None = None
+    attempts: int
+    first_failure_at: datetime | None = None
+    dead_at: datetime
+    last_error: str | None = None
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -169,6 +212,8 @@ class Repositories:
         )
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
+        self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
+        self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

@@ -9,6 +9,7 @@ from bookker_sync.clock import CLOCK, Clock
 from bookker_sync.graph.gateway import GraphGateway
 from bookker_sync.settings import Settings
 from bookker_sync.storage.clients import StorageClients, clients_for
+from bookker_sync.storage.event_log import EventLog
 from bookker_sync.storage.ledger import Ledger
 from bookker_sync.storage.queues import QueueSender
 from bookker_sync.storage.repositories import Repositories
@@ -23,6 +24,7 @@ class Services:
     queues: QueueSender
     ledger: Ledger
     graph: GraphGateway
+    events: EventLog
 
 
 _by_loop: dict[int, Services] = {}
@@ -41,6 +43,7 @@ def services_for(settings: Settings, clock: Clock = CLOCK) -> Services:
             queues=QueueSender(storage.queues),
             ledger=Ledger(storage.tables),
             graph=_gateway(settings),
+            events=EventLog(storage.tables),
         )
         _by_loop[key] = found
     return found
