@@ -76,6 +76,7 @@ class MailboxState(BaseModel):
     last_notification_at: datetime | None = None
     last_error: str | None = None
     consecutive_failures: int = 0
+    failing_since: datetime | None = None  # first failed run since the last good one
     full_resyncs: int = 0
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bookker_sync.domain import lifecycle
+from bookker_sync.domain.events import EventType, Origin
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -54,6 +55,7 @@ from bookker_sync.sync.errors import (
     GraphFailureError,
     RuleViolationError,
 )
+from bookker_sync.sync.events.log import booking_event
 from bookker_sync.sync.messages import OutboundMessage
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
@@ -159,7 +161,9 @@ async def create_booking(
         for b, copy in zip(pending, copies, strict=True)
     ]
     for booking, copy in zip(bookings, copies, strict=True):
-        await _store_new(services, BookingRecord(booking=booking, organizer_event=copy.raw))
+        await _store_new(
+            services, BookingRecord(booking=booking, organizer_event=copy.raw, synced_at=now)
+        )
     await services.ledger.confirm(tenant_id, space.id, claims)
     return Created(bookings=bookings, series_id=series_id, replayed=False)
 
@@ -407,6 +411,7 @@ async def _save_update(
             b.subject = subject
         if event is not None:
             record.organizer_event = event.raw
+            record.synced_at, record.sync_error = now, None
             b.outlook.change_key = event.change_key or b.outlook.change_key
         return True
 
@@ -426,14 +431,20 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
         )
     except GraphError as exc:
         raise _graph_failure(exc, "the cancellation") from exc
-    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER)
+    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER, origin=Origin.BOOKKER)
 
 
 async def mark_cancelled(
-    services: Services, stored: Stored[BookingRecord], reason: str | None
+    services: Services, stored: Stored[BookingRecord], reason: str | None, origin: Origin
 ) -> Booking:
-    """Status cancelled (idempotent) and the slot freed."""
+    """Status cancelled (idempotent) and the slot freed; Bookker is told (once: a
+    booking is cancelled only once, so the event's key is fixed)."""
     record, _ = await change_booking(services, stored, lambda b: lifecycle.cancel(b, reason))
+    if record.booking.status is BookingStatus.CANCELLED:
+        await booking_event(
+            services, EventType.BOOKING_CANCELLED, record, origin, key="cancelled",
+            reason=record.booking.status_reason,
+        )  # fmt: skip
     return record.booking
 
 
@@ -450,7 +461,7 @@ async def release_booking(
     already = booking.status is BookingStatus.CANCELLED and booking.status_reason == reason
     if booking.status is not BookingStatus.CONFIRMED and not already:
         raise ConflictAppError(f"booking {booking_id} is {booking.status.value}")
-    released = await mark_cancelled(services, stored, reason=reason)
+    released = await mark_cancelled(services, stored, reason=reason, origin=Origin.SYSTEM)
     await messages.send(services.queues, OutboundMessage(
         action="release", tenant_id=tenant_id, booking_id=booking_id, reason=reason
     ))  # fmt: skip

@@ -67,3 +67,21 @@ async def put_user(
     existed = await services.repos.users.find(tenant_id, user_id)
     await services.repos.users.upsert(tenant_id, user_id, user)
     return user, existed is None
+
+
+# -- reading and removing ------------------------------------------------------------------
+async def list_spaces(services: Services, tenant_id: str) -> list[Space]:
+    await get_tenant(services, tenant_id)
+    return sorted(await services.repos.spaces.list(tenant_id), key=lambda s: s.id)
+
+
+async def list_users(services: Services, tenant_id: str) -> list[User]:
+    await get_tenant(services, tenant_id)
+    return sorted(await services.repos.users.list(tenant_id), key=lambda u: u.id)
+
+
+async def delete_user(services: Services, tenant_id: str, user_id: str) -> None:
+    """The user is removed from Bookker; their bookings stay (they are history, and
+    Outlook keeps the meetings). Deleting an unknown user is a 404."""
+    await get_user(services, tenant_id, user_id)
+    await services.repos.users.delete(tenant_id, user_id)
