@@ -32,7 +32,7 @@ from tests.support.graph_emulator import GraphEmulator
 
 APP_CLIENT_ID = "bookker-sync-local"
 APP_SECRET = "bookker-sync-local-secret"
-TIMERS = ("renew_subscriptions", "reconcile_all")
+TIMERS = ("renew_subscriptions", "reconcile_all", "deliver_events", "purge_expired")
 
 
 def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[str, str]:
@@ -47,6 +47,7 @@ def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[s
         "WEBHOOK_BASE_URL": f"http://localhost:{host_port}/api",
         "RECONCILE_SCHEDULE": "0 */15 * * * *",
         "RENEW_SCHEDULE": "0 */10 * * * *",
+        "EVENTS_ALLOW_LOCAL_HTTP": "true",
         "FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path,
         "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",

@@ -32,11 +32,12 @@ from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.event_json import (
     extension_body,
+    fields_patch,
     graph_local_datetime,
     new_event_body,
     time_patch,
 )
-from bookker_sync.graph.graph_types import GraphEvent
+from bookker_sync.graph.graph_types import GraphEvent, JsonObject
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -78,9 +79,13 @@ def occurrence_id(series_id: str, index: int) -> str:
 
 @dataclass(frozen=True)
 class Created:
-    bookings: list[Booking]
+    records: list[BookingRecord]
     series_id: str | None
     replayed: bool
+
+    @property
+    def bookings(self) -> list[Booking]:
+        return [r.booking for r in self.records]
 
 
 def room_of(tenant: Tenant, space: Space) -> str | None:
@@ -160,12 +165,14 @@ async def create_booking(
         b.model_copy(update={"outlook": _outlook_ref(tenant, space, user, copy)})
         for b, copy in zip(pending, copies, strict=True)
     ]
-    for booking, copy in zip(bookings, copies, strict=True):
-        await _store_new(
-            services, BookingRecord(booking=booking, organizer_event=copy.raw, synced_at=now)
-        )
+    records = [
+        BookingRecord(booking=booking, organizer_event=copy.raw, synced_at=now)
+        for booking, copy in zip(bookings, copies, strict=True)
+    ]
+    for record in records:
+        await _store_new(services, record)
     await services.ledger.confirm(tenant_id, space.id, claims)
-    return Created(bookings=bookings, series_id=series_id, replayed=False)
+    return Created(records=records, series_id=series_id, replayed=False)
 
 
 def _occurrences(body: NewBooking, space: Space) -> list[tuple[datetime, datetime]]:
@@ -187,10 +194,10 @@ async def _replay(services: Services, tenant_id: str, booking_id: str) -> Create
     """A POST retried with the same idempotency key returns what the first one made."""
     single = await services.repos.bookings.find(tenant_id, booking_id)
     if single is not None:
-        return Created([single.value.booking], None, replayed=True)
+        return Created([single.value], None, replayed=True)
     series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
     if series:
-        ordered = sorted((r.booking for r in series), key=lambda b: b.start)
+        ordered = sorted(series, key=lambda r: r.booking.start)
         return Created(ordered, booking_id, replayed=True)
     return None
 
@@ -229,7 +236,7 @@ async def _write_outlook(
     if body.recurrence is None:
         event = await calendar.create_event(user.email, new_event_body(
             subject=subject, start=body.start, end=body.end, location_name=space.name,
-            room_email=room, transaction_id=booking_id, extension=extension,
+            room_email=room, transaction_id=booking_id, extension=extension, fields=body.fields,
         ))  # fmt: skip
         return [event]
     zone = space.rules.time_zone
@@ -241,6 +248,7 @@ async def _write_outlook(
     event_body = new_event_body(
         subject=subject, start=first_start, end=first_end, location_name=space.name,
         room_email=room, transaction_id=booking_id, extension=extension, recurrence=pattern,
+        fields=body.fields,
     )  # fmt: skip
     # Series times are local so Outlook keeps the wall-clock time across DST, like we do.
     event_body["start"], event_body["end"] = local_first, graph_local_datetime(first_end, zone)
@@ -323,7 +331,7 @@ async def list_bookings(
     start_from: datetime | None = None,
     until: datetime | None = None,
     status: BookingStatus | None = None,
-) -> list[Booking]:
+) -> list[BookingRecord]:
     await get_tenant(services, tenant_id)
     clauses: list[str] = []
     params: dict[str, object] = {}
@@ -337,13 +345,13 @@ async def list_bookings(
             clauses.append(f"{column} {op} @{name}")
             params[name] = value
     records = await services.repos.bookings.list(tenant_id, " and ".join(clauses) or None, **params)
-    return sorted((r.booking for r in records), key=lambda b: (b.start, b.id))
+    return sorted(records, key=lambda r: (r.booking.start, r.booking.id))
 
 
 # -- update ----------------------------------------------------------------------------
 async def update_booking(
     services: Services, tenant_id: str, booking_id: str, patch: BookingChange
-) -> Booking:
+) -> BookingRecord:
     tenant = await get_tenant(services, tenant_id)
     stored = await get_booking(services, tenant_id, booking_id)
     old = stored.value.booking
@@ -370,29 +378,46 @@ async def update_booking(
     except LedgerSpanError as exc:
         raise _too_long() from exc
     subject = patch.subject if patch.subject is not None else None
+    space_room = room_of(tenant, space)
+    outlook_patch = _outlook_patch(old, start, end, subject, patch, space_room, space.name)
     try:
-        event = await _patch_outlook(services, tenant, old, start, end, subject)
+        event = await _patch_outlook(services, tenant, old, outlook_patch)
     except GraphError as exc:
         await apply_ledger(services, old, moved.ledger.undo())
         raise _graph_failure(exc, "the change") from exc
     return await _save_update(services, stored, start, end, subject, event, now)
 
 
-async def _patch_outlook(
-    services: Services,
-    tenant: Tenant,
-    booking: Booking,
+def _outlook_patch(
+    old: Booking,
     start: datetime,
     end: datetime,
     subject: str | None,
+    change: BookingChange,
+    room: str | None,
+    location_name: str,
+) -> JsonObject:
+    """Only what the PATCH changes: anything else Outlook holds (a Teams link,
+    attendees, the body) is left alone."""
+    patch: JsonObject = {}
+    if (start, end) != (old.start, old.end):
+        patch.update(time_patch(start, end))
+    if subject is not None:
+        patch["subject"] = subject
+    patch.update(fields_patch(change.fields, room_email=room, location_name=location_name))
+    return patch
+
+
+async def _patch_outlook(
+    services: Services, tenant: Tenant, booking: Booking, patch: JsonObject
 ) -> GraphEvent | None:
     ref = booking.outlook
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
+    if not patch:
+        return None  # nothing for Outlook to change
     calendar = services.graph.calendar(tenant.graph_tenant_id)
-    return await calendar.update_event(
-        ref.organizer_mailbox, ref.organizer_event_id, time_patch(start, end, subject)
-    )
+    return await calendar.update_event(ref.organizer_mailbox, ref.organizer_event_id, patch)
 
 
 async def _save_update(
@@ -403,7 +428,7 @@ async def _save_update(
     subject: str | None,
     event: GraphEvent | None,
     now: datetime,
-) -> Booking:
+) -> BookingRecord:
     def change(record: BookingRecord) -> bool:
         b = record.booking
         b.start, b.end = start, end
@@ -415,7 +440,7 @@ async def _save_update(
             b.outlook.change_key = event.change_key or b.outlook.change_key
         return True
 
-    return (await mutate(services, stored, change)).booking
+    return await mutate(services, stored, change)
 
 
 # -- delete / release --------------------------------------------------------------------
@@ -436,7 +461,7 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
 
 async def mark_cancelled(
     services: Services, stored: Stored[BookingRecord], reason: str | None, origin: Origin
-) -> Booking:
+) -> BookingRecord:
     """Status cancelled (idempotent) and the slot freed; Bookker is told (once: a
     booking is cancelled only once, so the event's key is fixed)."""
     record, _ = await change_booking(services, stored, lambda b: lifecycle.cancel(b, reason))
@@ -445,12 +470,12 @@ async def mark_cancelled(
             services, EventType.BOOKING_CANCELLED, record, origin, key="cancelled",
             reason=record.booking.status_reason,
         )  # fmt: skip
-    return record.booking
+    return record
 
 
 async def release_booking(
     services: Services, tenant_id: str, booking_id: str, reason: str
-) -> Booking:
+) -> BookingRecord:
     """System action: the slot is freed now; Outlook is told through queue `outbound`.
 
     Retrying a release with the same reason re-sends the outbound work (idempotent).

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bookker_sync.domain.models import Space, Tenant, User
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
 from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.events import push_config
 from bookker_sync.sync.messages import LifecycleMessage
-from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
+from bookker_sync.sync.outbound.commands import EventsChange, SpaceConfig, TenantConfig, UserConfig
 from bookker_sync.sync.services import Services
 
 
@@ -32,9 +35,19 @@ async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
     return stored.value
 
 
-async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> tuple[Tenant, bool]:
-    """Create or replace; returns (tenant, created)."""
+async def put_tenant(
+    services: Services, tenant_id: str, body: TenantConfig, events: EventsChange | None = None
+) -> tuple[Tenant, bool]:
+    """Create or replace; returns (tenant, created). ``events`` sets or removes the
+    push destination (checked before anything is written)."""
     tenant = Tenant(id=tenant_id, **vars(body))
+    if events is not None and events.given:
+        if events.destination is None:
+            await push_config.remove_push(services, tenant_id)
+        else:
+            await push_config.configure_push(services, tenant_id, push_config.PushConfig(
+                events.destination.url, events.destination.secret
+            ))  # fmt: skip
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
     if existed is not None and existed.value.mode != tenant.mode:
@@ -85,3 +98,12 @@ async def delete_user(services: Services, tenant_id: str, user_id: str) -> None:
     Outlook keeps the meetings). Deleting an unknown user is a 404."""
     await get_user(services, tenant_id, user_id)
     await services.repos.users.delete(tenant_id, user_id)
+
+
+async def tenant_view(services: Services, tenant: Tenant) -> dict[str, Any]:
+    """The tenant as the API shows it: its push URL, never the push secret."""
+    out = tenant.to_json_dict()
+    events = await push_config.push_view(services, tenant.id)
+    if events is not None:
+        out["events"] = events
+    return out
