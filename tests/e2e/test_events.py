@@ -1,0 +1,309 @@
+"""Events told to Bookker (DESIGN.md §9) through the real stack: the pull feed and the
+signed push (Standard Webhooks) to a receiver on 127.0.0.1, checked with the
+``standardwebhooks`` library itself."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.e2e.test_inbound_sync import OPEN, M, sync
+from tests.support.cli import cli_env, run_cli
+from tests.support.functions_host import APP_CLIENT_ID, Stack, Tenant, wait_for
+from tests.support.outlook import Outlook
+
+PREFIX = "com.bookker.sync."
+
+
+class Receiver:
+    """Bookker's webhook: records every POST; answers 503 while ``down``."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.down = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if receiver.down:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/bookker"
+
+    def verified(self, secret: str) -> list[dict[str, Any]]:
+        """Every event received, each checked against its signature (raises if one fails)."""
+        hook = Webhook(secret)
+        out = []
+        for headers, body in self.posts:
+            event = hook.verify(body, headers)
+            assert headers["webhook-id"] == event["id"]
+            out.append(event)
+        return out
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def push_to(stack: Stack, t: Tenant, url: str, secret: str) -> dict[str, Any]:
+    r = stack.api("PUT", f"tenants/{t.id}", {
+        "graphTenantId": t.graph_tenant_id, "mode": t.mode, "displayName": "Contoso",
+        "events": {"url": url, "secret": secret},
+    })  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert secret not in r.text and secret.removeprefix("whsec_") not in r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def feed(stack: Stack, tenant_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The whole pull feed, paged ``limit`` at a time."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["after"] = cursor
+        r = stack.api("GET", f"tenants/{tenant_id}/events", params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        out.extend(page["value"])
+        if not page["value"]:
+            return out
+        cursor = page["cursor"]
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"].removeprefix(PREFIX) for e in events]
+
+
+def room_copy(outlook: Outlook, room: str, subject: str) -> dict[str, Any]:
+    return next(e for e in outlook.events(room) if subject in (e.get("bodyPreview") or "") or
+                e["subject"])  # fmt: skip
+
+
+def test_outlook_booking_decline_revert_rejection_and_lost_consent_are_pulled_and_pushed(
+    stack: Stack, receiver: Receiver
+) -> None:
+    t = stack.new_tenant()
+    secret = new_secret()
+    shown = push_to(stack, t, receiver.url, secret)
+    assert shown["events"] == {"url": receiver.url}
+    alice = t.add_user("alice")
+    room = t.add_space("room1", rules=OPEN)
+    assert room is not None
+    outlook = Outlook(stack, t)
+    sync(stack, t.id, room)
+    # 1. a booking made in Outlook → booking.created
+    event = outlook.book_room(alice, room, M + timedelta(hours=9), M + timedelta(hours=10), "1:1")
+    sync(stack, t.id, room)
+    [booking] = t.bookings()
+    # 2. an Outlook request outside opening hours → booking.rejected, with the rules
+    outlook.book_room(alice, room, M + timedelta(hours=20), M + timedelta(hours=21), "late")
+    sync(stack, t.id, room)
+    # 3. a move Bookker's rules refuse → put back → booking.reverted with the reason
+    outlook.move(alice, event["id"], M + timedelta(hours=17), M + timedelta(hours=19))
+    sync(stack, t.id, room)
+    sync(stack, t.id, room)  # the revert's own echo: nothing new
+    # 4. the room declines the booking → booking.declined
+    [copy] = [e for e in outlook.events(room) if e["iCalUId"] == event["iCalUId"]]
+    outlook.call("POST", f"users/{room}/events/{copy['id']}/decline",
+                 {"comment": "Closed for cleaning", "sendResponse": True})  # fmt: skip
+    sync(stack, t.id, room)
+    sync(stack, t.id, room)  # a replayed decision logs nothing twice
+    # 5. the app loses its consent → tenant.consent_required
+    stack.emulator.control("DELETE", f"apps/{APP_CLIENT_ID}?tenantId={t.graph_tenant_id}")
+    out = stack.run_function("renew_subscriptions", {"force": True})
+    assert out["status"] == "Succeeded", out
+
+    wanted = ["booking.created", "booking.rejected", "booking.reverted", "booking.declined",
+              "tenant.consent_required"]  # fmt: skip
+    events = feed(stack, t.id, limit=2)
+    assert types(events) == wanted
+    assert len({e["id"] for e in events}) == len(events)
+    for e in events:
+        assert e["specversion"] == "1.0" and e["source"] == f"/tenants/{t.id}"
+        assert e["datacontenttype"] == "application/json" and e["time"]
+    created, rejected, reverted, declined, consent = events
+    assert created["subject"] == f"bookings/{booking['id']}"
+    assert created["data"]["origin"] == "outlook"
+    assert created["data"]["booking"]["id"] == booking["id"]
+    assert created["data"]["booking"]["sync"]["state"] in ("synced", "pending")
+    assert rejected["data"]["organizer"] == alice and rejected["data"]["spaceId"] == "room1"
+    assert rejected["data"]["start"].startswith((M + timedelta(hours=20)).strftime("%Y-%m-%dT%H"))
+    assert [v["rule"] for v in rejected["data"]["violations"]] == ["openingHours"]
+    assert "subject" not in rejected
+    assert reverted["subject"] == created["subject"] and "08:00" in reverted["data"]["reason"]
+    assert reverted["data"]["booking"]["start"] == booking["start"]
+    assert declined["data"]["booking"]["status"] == "declined"
+    assert consent["data"]["origin"] == "system" and "subject" not in consent
+
+    def pushed() -> list[dict[str, Any]] | None:
+        got = receiver.verified(secret)
+        return got if len({e["id"] for e in got}) >= len(wanted) else None
+
+    got = wait_for(pushed, timeout=60)
+    assert [e["id"] for e in got] == [e["id"] for e in events]  # in order, each once
+    assert got == events
+    # a tampered body fails the receiver's check
+    headers, body = receiver.posts[0]
+    with pytest.raises(Exception, match="signature"):
+        Webhook(secret).verify(body.replace(b"created", b"cancelled"), headers)
+
+
+def test_a_receiver_that_was_down_gets_everything_afterwards_in_order(
+    stack: Stack, receiver: Receiver
+) -> None:
+    t = stack.new_tenant()
+    secret = new_secret()
+    push_to(stack, t, receiver.url, secret)
+    alice = t.add_user("alice")
+    room = t.add_space("room1", rules=OPEN)
+    assert room is not None
+    outlook = Outlook(stack, t)
+    sync(stack, t.id, room)
+    receiver.down = True
+    a = outlook.book_room(alice, room, M + timedelta(hours=9), M + timedelta(hours=10), "A")
+    b = outlook.book_room(alice, room, M + timedelta(hours=11), M + timedelta(hours=12), "B")
+    sync(stack, t.id, room)
+    outlook.move(alice, a["id"], M + timedelta(hours=13), M + timedelta(hours=14))
+    outlook.move(alice, b["id"], M + timedelta(hours=15), M + timedelta(hours=16))
+    sync(stack, t.id, room)
+    outlook.cancel(alice, a["id"])
+    sync(stack, t.id, room)
+    events = feed(stack, t.id)
+    assert sorted(types(events)) == sorted(["booking.created"] * 2 + ["booking.updated"] * 2
+                                           + ["booking.cancelled"])  # fmt: skip
+    wait_for(lambda: receiver.posts == [] and _push_failed(stack, t.id, tmp=None), timeout=30)
+    # Hours later (virtual time), the receiver is back: everything arrives.
+    receiver.down = False
+    stack.emulator.clock_advance(3 * 3600)
+    stack.run_function("deliver_events")
+    got = wait_for(lambda: (lambda g: g if len(g) >= len(events) else None)(
+        receiver.verified(secret)), timeout=60)  # fmt: skip
+    ids = [e["id"] for e in got]
+    assert len(ids) == len(set(ids)) == len(events)
+    for booking in {e["subject"] for e in events}:
+        sent = [e["id"] for e in events if e["subject"] == booking]
+        assert [e["id"] for e in got if e["subject"] == booking] == sent
+
+
+def _push_failed(stack: Stack, tenant_id: str, tmp: Path | None) -> bool:
+    result = run_cli("events", "status", tenant_id, "--json", env=cli_env(stack),
+                     cwd=tmp or Path.cwd())  # fmt: skip
+    assert result.code == 0, result.err
+    [push] = json.loads(result.out)["push"]
+    return bool(push["attempts"]) and push["lastError"] is not None
+
+
+def test_events_nobody_takes_for_24_hours_are_dead_lettered_then_replayed(
+    stack: Stack, receiver: Receiver, tmp_path: Path
+) -> None:
+    t = stack.new_tenant()
+    secret = new_secret()
+    push_to(stack, t, receiver.url, secret)
+    alice = t.add_user("alice")
+    room = t.add_space("room1", rules=OPEN)
+    assert room is not None
+    outlook = Outlook(stack, t)
+    sync(stack, t.id, room)
+    receiver.down = True
+    outlook.book_room(alice, room, M + timedelta(hours=9), M + timedelta(hours=10), "A")
+    sync(stack, t.id, room)
+    wait_for(lambda: _push_failed(stack, t.id, tmp_path), timeout=30)
+    for _ in range(14):  # retried with back-off for 24 h of (virtual) time, then given up
+        stack.emulator.clock_advance(2 * 3600)
+        assert stack.run_function("deliver_events")["status"] == "Succeeded"
+        stack.run_function("deliver_events")
+    env = cli_env(stack)
+
+    def dead() -> list[dict[str, Any]] | None:
+        result = run_cli("events", "dead-letters", t.id, "--json", env=env, cwd=tmp_path)
+        assert result.code == 0, result.err
+        letters: list[dict[str, Any]] = json.loads(result.out)
+        return letters or None
+
+    [letter] = wait_for(dead, timeout=60)
+    assert letter["type"] == PREFIX + "booking.created" and letter["attempts"] >= 5
+    status = run_cli("status", t.id, "--json", env=env, cwd=tmp_path)
+    assert json.loads(status.out)["tenants"][0]["events"]["deadLetters"] == 1
+    receiver.down = False
+    replay = run_cli("events", "replay", t.id, env=env, cwd=tmp_path)
+    assert replay.code == 0, replay.err
+    [event] = receiver.verified(secret)
+    assert event["id"] == letter["eventId"]
+    assert dead_letters_left(stack, t.id, tmp_path) == []
+
+
+def dead_letters_left(stack: Stack, tenant_id: str, tmp_path: Path) -> list[Any]:
+    result = run_cli("events", "dead-letters", tenant_id, "--json", env=cli_env(stack),
+                     cwd=tmp_path)  # fmt: skip
+    letters: list[Any] = json.loads(result.out)
+    return letters
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://bookker.example.com/hook",  # not https
+        "https://10.0.0.5/hook",  # private
+        "https://169.254.169.254/latest/meta-data",  # link-local (cloud metadata)
+        "https://[::1]/hook",  # loopback over https
+        "https://user:pw@bookker.example.com/hook",  # user info
+        "https://localhost.localdomain.invalid/hook",  # does not resolve
+    ],
+)
+def test_unsafe_push_urls_are_refused(stack: Stack, url: str) -> None:
+    t = stack.new_tenant()
+    r = stack.api("PUT", f"tenants/{t.id}", {
+        "graphTenantId": t.graph_tenant_id, "mode": t.mode,
+        "events": {"url": url, "secret": new_secret()},
+    })  # fmt: skip
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "BadRequest"
+
+
+@pytest.mark.parametrize(
+    "query", ["after=nonsense", "after=djE6eA", "limit=0", "limit=1001", "limit=abc"]
+)
+def test_bad_cursor_or_limit_is_a_400(stack: Stack, query: str) -> None:
+    t = stack.new_tenant()
+    r = stack.api("GET", f"tenants/{t.id}/events?{query}")
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "BadRequest"
