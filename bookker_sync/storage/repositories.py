@@ -89,7 +89,7 @@ class SubscriptionState(StrEnum):
 
 
 class SubscriptionRecord(BaseModel):
-    """Our view of the Graph subscription on one room mailbox (issue 6).
+    """Our view of the Graph subscription on one room mailbox.
 
     ``client_state`` is a per-subscription random secret: stored to check incoming
     notifications, never logged (repr=False).

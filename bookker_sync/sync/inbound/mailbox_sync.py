@@ -1,4 +1,4 @@
-"""``sync_mailbox``: one room mailbox brought up to date (DESIGN.md §2).
+"""``sync_mailbox``: one room mailbox brought up to date.
 
 lease(mailbox) → calendarView/delta since the stored link → reconcile each item →
 apply → save the link (only after the page's actions are applied) → release, or run
