@@ -94,7 +94,8 @@ MAX_RETRY_GAP = timedelta(hours=2)
 def retry_delay(attempts: int) -> timedelta:
     """Exponential back-off after ``attempts`` failed tries (1 → 30 s, 2 → 60 s, ...),
     at most MAX_RETRY_GAP between two tries."""
-    step: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    doublings = min(max(attempts - 1, 0), 16)  # past that it is capped anyway (no overflow)
+    step: timedelta = FIRST_RETRY * (2**doublings)
     return min(step, MAX_RETRY_GAP)
 
 
