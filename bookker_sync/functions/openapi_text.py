@@ -105,62 +105,41 @@ OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
     ),
 }
 
-OPERATIONS.update(
-    {
-        "getTenant": (
-            "Configuration",
-            "Get a tenant",
-            (
-                "The tenant: its Entra tenant, mode, display name and, when events are pushed, the "
-                "push URL (never the secret)."
-            ),
-        ),
-        "offboardTenant": (
-            "Configuration",
-            "Offboard a tenant (erase its data)",
-            (
-                "Deletes the tenant's Graph subscriptions, stops its sync, then erases every row "
-                "stored about it: bookings with their Outlook event JSON, events, push settings and "
-                "secret, mailbox state, ledger, declines, subscription records. `confirm` must repeat "
-                "the tenant id. Answers what was deleted."
-            ),
-        ),
-        "listSpaces": ("Configuration", "List spaces", "The tenant's spaces, by id."),
-        "getSpace": ("Configuration", "Get a space", "One space, with its rules and room mailbox."),
-        "deleteSpace": (
-            "Configuration",
-            "Remove a space",
-            (
-                "Removes the space and its room's subscription. A space with future confirmed "
-                "bookings is kept (409, with their ids) unless `force=true`: then each is cancelled in "
-                "Bookker and in Outlook (the room declines its copy, or the user's event is "
-                'cancelled) with the reason "The space was removed from Bookker".'
-            ),
-        ),
-        "listUsers": ("Configuration", "List users", "The tenant's users, by id."),
-        "getUser": ("Configuration", "Get a user", "One user, with their groups and limits."),
-        "deleteUser": (
-            "Configuration",
-            "Remove a user",
-            (
-                "Removes the user from Bookker; their bookings stay as history (Outlook keeps the "
-                "meetings)."
-            ),
-        ),
-        "listEvents": (
-            "Events",
-            "Read the tenant's events",
-            (
-                "What the sync decided, in order, as CloudEvents 1.0 (`com.bookker.sync.*`: "
-                "booking.created/updated/cancelled/declined/reverted/reconfirmed/rejected, "
-                "tenant.consent_required, room.sync_failing/sync_recovered). Page with `after` = the "
-                "last `cursor`; without it the feed starts at the oldest event kept "
-                "(EVENT_RETENTION_DAYS). A page never repeats or reorders what an earlier one gave. "
-                "The same events are pushed to the tenant's `events.url`, signed per Standard Webhooks."
-            ),
-        ),
-    }
-)
+OPERATIONS.update({
+    "getTenant": ("Configuration", "Get a tenant", (
+        "The tenant: its Entra tenant, mode, display name and, when events are pushed, "
+        "the push URL (never the secret)."
+    )),
+    "offboardTenant": ("Configuration", "Offboard a tenant (erase its data)", (
+        "Deletes the tenant's Graph subscriptions, stops its sync, then erases every "
+        "row stored about it: bookings with their Outlook event JSON, events, push "
+        "settings and secret, mailbox state, ledger, declines, subscription records. "
+        "`confirm` must repeat the tenant id. Answers what was deleted."
+    )),
+    "listSpaces": ("Configuration", "List spaces", "The tenant's spaces, by id."),
+    "getSpace": ("Configuration", "Get a space", "One space, with its rules and room mailbox."),
+    "deleteSpace": ("Configuration", "Remove a space", (
+        "Removes the space and its room's subscription. A space with future confirmed "
+        "bookings is kept (409, with their ids) unless `force=true`: then each is "
+        "cancelled in Bookker and in Outlook (the room declines its copy, or the user's "
+        'event is cancelled) with the reason "The space was removed from Bookker".'
+    )),
+    "listUsers": ("Configuration", "List users", "The tenant's users, by id."),
+    "getUser": ("Configuration", "Get a user", "One user, with their groups and limits."),
+    "deleteUser": ("Configuration", "Remove a user", (
+        "Removes the user from Bookker; their bookings stay as history (Outlook keeps "
+        "the meetings)."
+    )),
+    "listEvents": ("Events", "Read the tenant's events", (
+        "What the sync decided, in order, as CloudEvents 1.0 (`com.bookker.sync.*`: "
+        "booking.created/updated/cancelled/declined/reverted/reconfirmed/rejected, "
+        "tenant.consent_required, room.sync_failing/sync_recovered). Page with "
+        "`after` = the last `cursor`; without it the feed starts at the oldest event "
+        "kept (EVENT_RETENTION_DAYS). A page never repeats or reorders what an earlier "
+        "one gave. The same events are pushed to the tenant's `events.url`, signed per "
+        "Standard Webhooks."
+    )),
+})  # fmt: skip
 
 ERRORS: Final[dict[str, tuple[int, str, str, str]]] = {
     # response name: (status, error code, description, sample message)

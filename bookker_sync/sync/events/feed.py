@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bookker_sync.sync.errors import BadRequestError
@@ -52,7 +53,14 @@ class FeedPage:
 
 async def read_feed(services: Services, tenant_id: str, after: str | None, limit: int) -> FeedPage:
     await get_tenant(services, tenant_id)
-    start = decode_cursor(after) if after else 0
-    found = await services.events.read(tenant_id, start, limit)
-    last = found[-1].seq if found else start
-    return FeedPage([e.cloud_event for e in found], encode_cursor(last))
+    last = decode_cursor(after) if after else 0
+    # Events past retention may wait for the daily purge: they are not served meanwhile.
+    cutoff = services.clock.now() - timedelta(days=services.settings.events.retention_days)
+    while True:
+        found = await services.events.read(tenant_id, last, limit)
+        if not found:
+            return FeedPage([], encode_cursor(last))
+        last = found[-1].seq
+        kept = [e.cloud_event for e in found if e.time >= cutoff]
+        if kept:
+            return FeedPage(kept, encode_cursor(last))
