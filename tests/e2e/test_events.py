@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.test_inbound_sync import OPEN, M, sync
 from tests.support.cli import cli_env, run_cli
-from tests.support.functions_host import APP_CLIENT_ID, Stack, Tenant, wait_for
+from tests.support.functions_host import APP_CLIENT_ID, APP_SECRET, Stack, Tenant, wait_for
 from tests.support.outlook import Outlook
 
 PREFIX = "com.bookker.sync."
@@ -339,3 +339,27 @@ def test_bad_cursor_or_limit_is_a_400(stack: Stack, query: str) -> None:
     r = stack.api("GET", f"tenants/{t.id}/events?{query}")
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "BadRequest"
+
+
+def test_a_room_failing_to_sync_and_recovering_is_told_once_each(stack: Stack) -> None:
+    t = stack.new_tenant()
+    t.add_user("alice")
+    room = t.add_space("room1", rules=OPEN)
+    assert room is not None
+    sync(stack, t.id, room)
+    gone = stack.emulator.http.delete(
+        f"/_emulator/apps/{APP_CLIENT_ID}", params={"tenantId": t.graph_tenant_id}
+    )
+    assert gone.status_code == 204, gone.text
+    for _ in range(4):  # Graph refuses every run; the third failure in a row is told
+        out = stack.run_function("sync_mailbox", {"tenantId": t.id, "mailbox": room})
+        assert out["status"] == "Failed", out
+    assert types(feed(stack, t.id)) == ["room.sync_failing"]
+    stack.emulator.add_tenant(t.graph_tenant_id, APP_CLIENT_ID, APP_SECRET)  # consent again
+    sync(stack, t.id, room)
+    sync(stack, t.id, room)
+    failing, recovered = feed(stack, t.id)
+    assert types([failing, recovered]) == ["room.sync_failing", "room.sync_recovered"]
+    assert failing["data"]["mailbox"] == room and "401" in failing["data"]["reason"]
+    assert recovered["data"]["failingSince"] == failing["data"]["failingSince"]
+    assert "subject" not in recovered and recovered["data"]["origin"] == "system"
