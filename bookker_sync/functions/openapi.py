@@ -110,8 +110,11 @@ def _error_schemas() -> dict[str, Any]:
                 },
             },
             "example": {
-                "error": {"code": "RuleViolation", "message": "the booking breaks maxMinutes"},
-                "errors": [{"rule": "maxMinutes", "message": "longer than 240 minutes"}],
+                "error": {"code": "RuleViolation", "message": ERRORS["RuleViolations"][3]},
+                "errors": [{"rule": "maxMinutes", "message": (
+                    "Focus 214 can be booked for at most 240 minutes; this booking is "
+                    "300 minutes."
+                )}],
             },
         },
         "ErrorDetail": {
@@ -273,7 +276,7 @@ def _paths() -> dict[str, Any]:
                                             "mode": "bidirectional", "displayName": "Contoso"}),
         )},
         "/tenants/{tenantId}/spaces/{spaceId}": {"put": _operation(
-            "putSpace", put_ok, 400, 404,
+            "putSpace", put_ok, 400, 404, 422,
             parameters=[tenant, _id("spaceId", "The space.", "focus-214")],
             requestBody=_body("SpacePut", {
                 "name": "Focus Room 2.14", "resourceEmail": "focus-2.14@contoso.com",

@@ -64,10 +64,7 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> World:
         emulator.add_mailbox(t.graph_tenant_id, rooms[local], name, "room", capacity=6)
     board = t.add_space("boardroom")  # mailbox + space; its subscription is made by the app
     assert board is not None
-    ghost = t.address("ghost")  # a space whose room mailbox does not exist in Graph
-    r = stack.api("PUT", f"tenants/{t.id}/spaces/ghost",
-                  {"name": "Ghost Room", "resourceEmail": ghost})  # fmt: skip
-    assert r.status_code in (200, 201), r.text
+    ghost = t.add_ghost_space("ghost", "Ghost Room")  # its room mailbox does not exist
 
     def subscribed(repos: Repositories) -> Any:
         return repos.subscriptions.list(t.id)

@@ -52,12 +52,11 @@ def tenant_with_a_failing_room(stack: Stack) -> Any:
     alice = t.add_user("alice")
     room = t.address("focus")
     stack.emulator.add_mailbox(t.graph_tenant_id, room, "Focus", "room")
-    for space_id, body in (
-        ("focus", {"name": HOSTILE_ROOM, "resourceEmail": room}),
-        ("ghost", {"name": "Ghost Room", "resourceEmail": t.address("ghost")}),  # no mailbox
-    ):
-        r = stack.api("PUT", f"tenants/{t.id}/spaces/{space_id}", body)
-        assert r.status_code == 201, r.text
+    t.add_ghost_space("ghost", "Ghost Room", HOSTILE_TENANT)  # no mailbox
+    r = stack.api(
+        "PUT", f"tenants/{t.id}/spaces/focus", {"name": HOSTILE_ROOM, "resourceEmail": room}
+    )
+    assert r.status_code == 201, r.text
     wait_for(lambda: subscription_states(stack, t.id) == {"focus": "active", "ghost": "failing"})
     # Outlook traffic, delivered to the app by Graph notifications.
     stranger = t.address("mallory")
