@@ -1,4 +1,4 @@
-"""The Bookker API (DESIGN.md §5) as HTTP functions: thin wrappers over sync/.
+"""The Bookker API as HTTP functions: thin wrappers over sync/.
 
 The request models and use cases are imported inside the functions, when first run:
 importing them at start-up would slow every cold instance, the webhook's included
@@ -7,7 +7,7 @@ importing them at start-up would slow every cold instance, the webhook's include
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import azure.functions as func
@@ -120,16 +120,12 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
     raw = req.params.get(name)
     if not raw:
         return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    from bookker_sync.functions.api_models import parse_api_time
+
+    try:  # an unescaped "+" in a query string arrives as a space
+        return parse_api_time(raw.replace(" ", "+"))  # UTC, as the storage query is
     except ValueError as exc:
-        raise BadRequestError(f"{name} must be an ISO 8601 date-time with offset") from exc
-    if value.tzinfo is None:
-        raise BadRequestError(f"{name} must carry a UTC offset")
-    try:
-        return value.astimezone(UTC)  # the storage query is in UTC
-    except OverflowError as exc:  # 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
-        raise BadRequestError(f"{name} is out of range") from exc
+        raise BadRequestError(f"{name}: {exc}") from exc
 
 
 @bp.route(

@@ -1,4 +1,4 @@
-"""Queue names: part of the function contract (DESIGN.md §4). Kept apart from the
+"""Queue names: part of the function contract. Kept apart from the
 queue SDK so the trigger declarations can name them without importing it."""
 
 from __future__ import annotations

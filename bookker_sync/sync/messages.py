@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.queues import (
     LIFECYCLE_QUEUE,
     MAILBOX_SYNC_QUEUE,
@@ -33,9 +34,9 @@ class QueueMessage(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     QUEUE: ClassVar[str]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The wire form: camelCase keys, fields at their defaults left out."""
-        wire: dict[str, Any] = _wire(self.model_dump(by_alias=True, exclude_defaults=True))
+        wire: JsonObject = _wire(self.model_dump(by_alias=True, exclude_defaults=True))
         return wire
 
 

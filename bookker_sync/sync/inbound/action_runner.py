@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import quote
 
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.lifecycle import Transition, TransitionError
@@ -31,6 +30,7 @@ from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
+from bookker_sync.graph.room_writes import decline_item, extension_item
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -217,17 +217,14 @@ class ActionRunner:
                 await self._settle(write, result)
 
     def _batch_item(self, write: AddExtension | DeclineRoomEvent, item_id: str) -> BatchItem | None:
-        base = f"/users/{self.index.room}/events/{_segment(write.room_event_id)}"
+        room = self.index.room
         if isinstance(write, DeclineRoomEvent):
-            body = {"comment": write.reason, "sendResponse": True}
-            return BatchItem(item_id, "POST", f"{base}/decline", body)
+            return decline_item(item_id, room, write.room_event_id, write.reason)
         record = self.index.records.get(write.booking_id)
         if record is None or record.booking.status is not BookingStatus.CONFIRMED:
             return None  # e.g. the acceptance turned into a decline (slot taken)
         b = record.booking
-        return BatchItem(
-            item_id, "POST", f"{base}/extensions", extension_body(b.id, b.tenant_id, b.space_id)
-        )
+        return extension_item(item_id, room, write.room_event_id, b.id, b.tenant_id, b.space_id)
 
     async def _settle(self, write: AddExtension | DeclineRoomEvent, result: BatchResult) -> None:
         done = (
@@ -242,7 +239,7 @@ class ActionRunner:
                 tenant_id=self.index.tenant_id, space_id=self.index.space.id,
                 room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
                 rules=[v.rule for v in write.violations],
-                organizer=_organizer(remote) if remote else None,
+                organizer=remote.organizer_email if remote else None,
                 subject=remote.subject if remote else None,
                 start=remote.start if remote else None, end=remote.end if remote else None,
             ), sent=done)  # fmt: skip
@@ -311,7 +308,7 @@ class ActionRunner:
             self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
             mailbox=self.index.room, organizer_event_id=organizer.id, reason=action.reason,
             meeting=declines.Meeting(
-                _organizer(organizer) or ref.organizer_mailbox,
+                organizer.organizer_email or ref.organizer_mailbox,
                 organizer.subject or record.booking.subject,
                 action.rejected_start, action.rejected_end,
             ),
@@ -324,15 +321,3 @@ def _adopt_copy(rec: BookingRecord, remote: RemoteEvent) -> None:
     ref = rec.booking.outlook
     ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
     rec.resource_event = remote.raw
-
-
-def _segment(value: str) -> str:
-    """An id as one URL path segment (ids may hold '/', '+', '=')."""
-    return quote(value, safe="")
-
-
-def _organizer(remote: RemoteEvent) -> str | None:
-    name, address = remote.organizer_name, remote.organizer_email
-    if name and address and name.lower() != address.lower():
-        return f"{name} <{address}>"
-    return address or name

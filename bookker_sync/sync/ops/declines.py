@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.storage.repositories import DeclineKind, DeclineRecord
 from bookker_sync.sync.services import Services
@@ -76,7 +77,7 @@ async def record_decline(
             return  # a replayed delta page: already recorded
         now = services.clock.now()
         record = DeclineRecord(
-            tenant_id=tenant_id, space_id=space_id, mailbox=mailbox.lower(),
+            tenant_id=tenant_id, space_id=space_id, mailbox=Mailbox(mailbox),
             room_event_id=room_event_id, reason=reason[:1000], rules=list(rules), at=now,
             kind=kind, organizer=_short(meeting.organizer), subject=_short(meeting.subject),
             start=meeting.start, end=meeting.end,
