@@ -85,9 +85,8 @@ class LifecycleMessage(QueueMessage):
     mailbox: str | None = None
     subscription_id: str | None = Field(default=None, alias="subscriptionId")
     lifecycle_event: str | None = Field(default=None, alias="lifecycleEvent")
-    # The notification minus its clientState: logged, never interpreted, so not validated
-    # (a deeply nested item must not make the whole webhook batch fail).
-    payload: JsonObject = Field(default_factory=dict)
+    # The notification minus its clientState, as (truncated) JSON text: only logged.
+    payload: str = Field(default="", max_length=8000)
 
 
 class OutboundMessage(QueueMessage):
