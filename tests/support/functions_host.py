@@ -153,6 +153,24 @@ class Tenant:
         assert r.status_code in (200, 201), r.text
         return email
 
+    def add_ghost_space(self, space_id: str, name: str, display_name: str = "Contoso") -> str:
+        """A space whose room mailbox does not exist, so its subscription fails for real.
+        A bidirectional tenant's space PUT refuses such a room (422), so it is stored while
+        the tenant is unidirectional, then the tenant goes bidirectional (like a room
+        deleted after it was configured)."""
+        assert self.mode == "bidirectional"
+        ghost = self.address(space_id)
+        for mode, space in (("unidirectional", True), ("bidirectional", False)):
+            r = self.stack.api("PUT", f"tenants/{self.id}", {
+                "graphTenantId": self.graph_tenant_id, "mode": mode, "displayName": display_name,
+            })  # fmt: skip
+            assert r.status_code == 200, r.text
+            if space:
+                r = self.stack.api("PUT", f"tenants/{self.id}/spaces/{space_id}",
+                                   {"name": name, "resourceEmail": ghost})  # fmt: skip
+                assert r.status_code in (200, 201), r.text
+        return ghost
+
     def bookings(self, **params: str) -> list[dict[str, Any]]:
         r = self.stack.api("GET", f"tenants/{self.id}/bookings", params=params)
         assert r.status_code == 200, r.text

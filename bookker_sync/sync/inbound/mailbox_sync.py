@@ -188,7 +188,7 @@ async def _pull(
                 stored = await index.wait_for_booking(services, remote, IN_FLIGHT_WAIT_SECONDS)
                 if stored is not None:
                     actions = reconcile(stored.booking, remote, context)
-            await runner.run(actions)
+            await runner.run(actions, remote)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
         saved = page.next_link or page.delta_link
