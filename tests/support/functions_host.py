@@ -7,6 +7,7 @@ mailbox addresses, so one stack serves the whole session.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import tempfile
@@ -71,6 +72,31 @@ class Stack:
     def kill_host(self) -> None:
         """Hard-kill the Functions host (no graceful shutdown), as a crash would."""
         self.host.child.kill()
+
+    def wait_mailbox_idle(self, tenant_id: str, mailbox: str, timeout: float = 60) -> None:
+        """Until no sync of the mailbox is running or owed. A sync run that finds another
+        worker (e.g. one a notification started) holding the mailbox's lease only marks
+        it dirty and returns; the holder then runs again. Tests that read the outcome of
+        "a sync" wait for that too."""
+
+        async def idle() -> bool:
+            from bookker_sync.settings import StorageSettings
+            from bookker_sync.storage.clients import build_clients
+            from bookker_sync.storage.repositories import Repositories
+
+            clients = build_clients(
+                StorageSettings(connection_string=self.azurite.connection_string)
+            )
+            try:
+                found = await Repositories(clients.tables).mailboxes.find(
+                    tenant_id, mailbox.lower()
+                )
+            finally:
+                await clients.close()
+            state = found.value if found else None
+            return state is None or (state.lease_owner is None and not state.dirty)
+
+        wait_for(lambda: asyncio.run(idle()), timeout=timeout)
 
     def restart_host(self) -> None:
         assert self.workdir is not None, "only private stacks restart their host"
