@@ -1,5 +1,8 @@
-"""The events told to Bookker: the pull feed (DESIGN.md §9), the push queue and the
-timers that retry pushes and purge what is past retention."""
+"""The events told to Bookker: the pull feed (GET /api/tenants/{id}/events), the push
+queue and the timers that retry pushes and purge what is past retention.
+
+Use cases are imported when a function first runs, not at start-up (functions/deps.py).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +15,7 @@ from bookker_sync.functions.http_helpers import handle, route_id
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.queue_functions import to_poison
 from bookker_sync.functions.responses import json_response
-from bookker_sync.storage.queues import EVENT_PUSH_QUEUE
-from bookker_sync.sync.events import push
-from bookker_sync.sync.events.feed import parse_limit, read_feed
-from bookker_sync.sync.messages import BadMessage, EventPushMessage, parse_message
-from bookker_sync.sync.ops.retention import purge_expired
+from bookker_sync.storage.queue_names import EVENT_PUSH_QUEUE
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -29,6 +28,8 @@ PURGE_SCHEDULE = "0 30 3 * * *"
 @bp.route(route="tenants/{tenantId}/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @observed
 async def events_feed(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.sync.events.feed import parse_limit, read_feed
+
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
         limit = parse_limit(req.params.get("limit"))
@@ -42,6 +43,9 @@ async def events_feed(req: func.HttpRequest, context: func.Context) -> func.Http
 @bp.queue_trigger(arg_name="msg", queue_name=EVENT_PUSH_QUEUE, connection="AzureWebJobsStorage")
 @observed
 async def push_events_fn(msg: func.QueueMessage, context: func.Context) -> None:
+    from bookker_sync.sync.events import push
+    from bookker_sync.sync.messages import BadMessage, EventPushMessage, parse_message
+
     try:
         message = parse_message(EventPushMessage, msg.get_body())
     except BadMessage as exc:
@@ -58,6 +62,8 @@ async def push_events_fn(msg: func.QueueMessage, context: func.Context) -> None:
 @bp.timer_trigger(schedule=DELIVERY_SCHEDULE, arg_name="timer", run_on_startup=False)
 @observed
 async def deliver_events_fn(timer: func.TimerRequest, context: func.Context) -> None:
+    from bookker_sync.sync.events import push
+
     await push.poke_due(services())
 
 
@@ -65,4 +71,6 @@ async def deliver_events_fn(timer: func.TimerRequest, context: func.Context) -> 
 @bp.timer_trigger(schedule=PURGE_SCHEDULE, arg_name="timer", run_on_startup=False)
 @observed
 async def purge_expired_fn(timer: func.TimerRequest, context: func.Context) -> None:
+    from bookker_sync.sync.ops.retention import purge_expired
+
     await purge_expired(services())

@@ -10,7 +10,7 @@ from datetime import datetime
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.events import EventFacts, EventType, Origin
 from bookker_sync.domain.lifecycle import Transition, TransitionError
-from bookker_sync.domain.models import Booking, BookingStatus, Violation
+from bookker_sync.domain.models import Booking, BookingStatus
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
@@ -25,7 +25,7 @@ from bookker_sync.domain.reconcile import (
     RecordCopy,
     RevertOrganizerEvent,
     UpdateBooking,
-    decline_message,
+    ledger_refused,
     reconcile_organizer_view,
 )
 from bookker_sync.domain.remote import RemoteEvent
@@ -40,6 +40,7 @@ from bookker_sync.sync.booking_records import apply_ledger, change_booking, get_
 from bookker_sync.sync.booking_view import booking_json
 from bookker_sync.sync.events.log import booking_event, record_event
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
+from bookker_sync.sync.ops import declines
 from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
 from bookker_sync.sync.services import Services
 
@@ -53,12 +54,12 @@ class ActionRunner:
         self.index = index
         self.applied: list[Action] = []
         self._room_writes: list[AddExtension | DeclineRoomEvent] = []
-        self._remotes: dict[str, RemoteEvent] = {}  # room copies judged (for the events)
+        self._seen: dict[str, RemoteEvent] = {}  # room event id → the item (whose meeting)
 
     async def run(self, actions: list[Action], remote: RemoteEvent | None = None) -> None:
-        """Apply the actions decided on ``remote`` (a room copy), in order."""
-        if remote is not None and not remote.removed:
-            self._remotes[remote.id] = remote
+        """Apply the actions reconcile chose for ``remote`` (the delta item)."""
+        if remote is not None:
+            self._seen[remote.id] = remote
         for action in actions:
             await self.apply(action)
 
@@ -112,10 +113,7 @@ class ActionRunner:
         try:
             await apply_ledger(self.services, booking, lifecycle.confirm(booking).ledger)
         except LedgerSpanError as exc:
-            violation = Violation(rule="maxMinutes", message=str(exc))
-            await self.apply(
-                DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
-            )
+            await self.apply(ledger_refused(action, booking, str(exc), rule="maxMinutes"))
             return
         except SlotTakenError:
             clash = [b for b in self.index.confirmed() if b.overlaps(booking.start, booking.end)]
@@ -125,11 +123,8 @@ class ActionRunner:
                 else f"{self.index.space.name} is already booked from "
                 f"{clash[0].start:%Y-%m-%d %H:%M} to {clash[0].end:%H:%M} UTC."
             )
-            violation = Violation(rule="conflict", message=detail)
-            await self.apply(
-                DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
-            )
             # The AddExtension that follows finds no booking and does nothing.
+            await self.apply(ledger_refused(action, booking, detail))
             return
         record = BookingRecord(
             booking=booking, resource_event=remote.raw, synced_at=self.services.clock.now()
@@ -180,12 +175,8 @@ class ActionRunner:
                 also=adopt,
             )  # fmt: skip
         except (SlotTakenError, LedgerSpanError):
-            violation = Violation(
-                rule="conflict", message=f"{self.index.space.name} is already booked then."
-            )
-            await self.apply(RevertOrganizerEvent(
-                b.id, b.start, b.end, action.start, action.end, decline_message([violation]),
-            ))  # fmt: skip
+            taken = f"{self.index.space.name} is already booked then."
+            await self.apply(ledger_refused(action, b, taken))
             return
         except TransitionError as exc:
             log.info("move of %s not applied: %s", b.id, exc)
@@ -208,12 +199,8 @@ class ActionRunner:
                 lambda bk: lifecycle.reconfirm(bk, action.start, action.end), also=adopt,
             )  # fmt: skip
         except (SlotTakenError, LedgerSpanError):
-            violation = Violation(
-                rule="conflict", message=f"{self.index.space.name} is already booked then."
-            )
-            await self.apply(
-                DeclineRoomEvent(action.remote.id, decline_message([violation]), (violation,))
-            )
+            taken = f"{self.index.space.name} is already booked then."
+            await self.apply(ledger_refused(action, stored.value.booking, taken))
             return
         except TransitionError as exc:
             log.info("reconfirmation of %s not applied: %s", action.booking_id, exc)
@@ -269,10 +256,14 @@ class ActionRunner:
         )
         # Not done (424 after an earlier failure, 429, 5xx): done alone, with retries.
         if isinstance(write, DeclineRoomEvent):
+            remote = self._seen.get(write.room_event_id)
             await decline_room_copy(self.services, self.calendar, RoomDecline(
                 tenant_id=self.index.tenant_id, space_id=self.index.space.id,
                 room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
                 rules=[v.rule for v in write.violations],
+                organizer=remote.organizer_email if remote else None,
+                subject=remote.subject if remote else None,
+                start=remote.start if remote else None, end=remote.end if remote else None,
             ), sent=done)  # fmt: skip
             await self._rejected(write)
         elif done:
@@ -283,7 +274,7 @@ class ActionRunner:
     async def _rejected(self, write: DeclineRoomEvent) -> None:
         """An Outlook request Bookker declined: Bookker is told who asked for what and
         which rules it broke (not for the room declining what Bookker cancelled)."""
-        remote = self._remotes.get(write.room_event_id)
+        remote = self._seen.get(write.room_event_id)
         if remote is None:
             return
         record = self.index.find(remote)
@@ -363,6 +354,15 @@ class ActionRunner:
         )  # fmt: skip
         log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
                  action.restore_end, action.reason)  # fmt: skip
+        await declines.record_revert(
+            self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+            mailbox=self.index.room, organizer_event_id=organizer.id, reason=action.reason,
+            meeting=declines.Meeting(
+                organizer.organizer_email or ref.organizer_mailbox,
+                organizer.subject or record.booking.subject,
+                action.rejected_start, action.rejected_end,
+            ),
+        )  # fmt: skip
 
 
 def _adopt_copy(rec: BookingRecord, remote: RemoteEvent, now: datetime) -> None:
