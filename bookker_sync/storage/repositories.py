@@ -9,7 +9,7 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.graph.graph_types import EventJson
 from bookker_sync.storage.tables import DocumentTable

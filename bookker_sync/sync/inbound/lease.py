@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.storage.optimistic import update_document
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync.services import Services

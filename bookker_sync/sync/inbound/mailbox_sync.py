@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.events import EventFacts, EventType, Origin
-from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.domain.reconcile import (
     IN_FLIGHT,
