@@ -53,6 +53,18 @@ class CalendarApi:
     def transport(self) -> GraphTransport:
         return self._t
 
+    async def mailbox_exists(self, mailbox: str) -> bool:
+        """Whether the directory has this mailbox: ``GET /users/{id}/calendar``, which
+        needs only the calendar permission the app already holds (``GET /users/{id}``
+        would need User.Read.All). Graph answers 404 ``ErrorInvalidUser`` for an address
+        no mailbox has (calendar-get, learn.microsoft.com/graph/api/calendar-get)."""
+        rb = self._users.by_user_id(mailbox).calendar
+        try:
+            await self._t.send(mailbox, rb.to_get_request_information())
+        except GraphNotFoundError:
+            return False
+        return True
+
     # -- events --------------------------------------------------------------------
     async def create_event(self, mailbox: str, body: JsonObject) -> GraphEvent:
         """POST an event. A retried POST with the same transactionId returns the same event."""
@@ -114,9 +126,9 @@ class CalendarApi:
             return
 
     async def decline_event(self, mailbox: str, event_id: str, comment: str) -> None:
-        """Attendee (the room) declines with a reason; already gone, or cancelled by its
-        organizer (Outlook refuses to answer a cancelled meeting: 400 "The meeting has
-        been canceled."), counts as done: the room holds nothing either way."""
+        """Attendee (the room) declines with a reason; a copy already gone, or cancelled
+        by its organizer (Exchange keeps cancelled copies on room calendars and refuses
+        responses to them with a 400), counts as done."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).decline
         info = request(Method.POST, rb.url_template, rb.path_parameters)
         try:
@@ -124,7 +136,10 @@ class CalendarApi:
         except GraphNotFoundError:
             return
         except GraphError as exc:
-            if not _meeting_cancelled(exc):
+            if exc.status != 400:
+                raise
+            current = await self.get_event(mailbox, event_id)
+            if current is not None and not current.is_cancelled:
                 raise
 
     async def add_extension(self, mailbox: str, event_id: str, body: JsonObject) -> None:
@@ -221,7 +236,3 @@ class CalendarApi:
         while page.next_link:
             page = await self.delta_page(mailbox, link=page.next_link)
             yield page
-
-
-def _meeting_cancelled(exc: GraphError) -> bool:
-    return exc.status == 400 and "has been canceled" in exc.message.lower()
