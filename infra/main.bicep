@@ -239,6 +239,7 @@ var appTables = [
   'subscriptions'
   'subscriptionids'
   'declines'
+  'writebudget'
 ]
 
 var loginEndpoint = environment().authentication.loginEndpoint

@@ -21,6 +21,7 @@ MAILBOXES_TABLE = "mailboxes"
 SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
+WRITE_BUDGET_TABLE = "writebudget"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -32,6 +33,7 @@ APP_TABLES = (
     SUBSCRIPTIONS_TABLE,
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
+    WRITE_BUDGET_TABLE,
 )
 TENANT_PARTITION = "tenant"
 
@@ -122,6 +124,14 @@ class DeclineRecord(BaseModel):
     at: datetime
 
 
+class BudgetSlot(BaseModel):
+    """Writes granted in one time slot, shared by every instance of the app (one entity
+    per Graph tenant, reused from slot to slot)."""
+
+    slot: int = 0
+    used: int = 0
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -167,6 +177,7 @@ class Repositories:
         )
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
+        self.write_budget = DocumentTable(service, WRITE_BUDGET_TABLE, BudgetSlot)
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

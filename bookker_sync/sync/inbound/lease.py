@@ -44,32 +44,40 @@ async def mutate_state(
 
 
 async def acquire(
-    services: Services, tenant_id: str, mailbox: str, owner: str, now: datetime
+    services: Services,
+    tenant_id: str,
+    mailbox: str,
+    owner: str,
+    now: datetime,
+    *,
+    follow_up: bool = False,
 ) -> Acquired:
     """Take the lease, or mark the mailbox dirty for the current holder.
 
     The holder may have died (a killed host): whoever first marks the mailbox dirty is
     told to schedule a follow-up poke for when the lease runs out, so the poke is
-    never lost. Later pokes find it dirty already and cost nothing more.
+    never lost. Later pokes find it dirty already and cost nothing more. A follow-up
+    poke (``follow_up``) that still finds the lease held is told to schedule itself
+    again for the lease's new end: the lease may have passed to another worker that
+    can die too, and this follow-up is the one poke guaranteed to be waiting.
     """
     won = False
-    follow_up: float | None = None
+    again: float | None = None
     seconds = services.settings.sync.lease_seconds
 
     def change(state: MailboxState) -> bool:
-        nonlocal won, follow_up
+        nonlocal won, again
         held = state.lease_owner not in (None, owner) and (
             state.lease_until is not None and state.lease_until > now
         )
         if held:
-            won, follow_up = False, None
-            if state.dirty:
-                return False
             assert state.lease_until is not None
-            follow_up = (state.lease_until - now).total_seconds() + 1
+            won = False
+            first = not state.dirty
+            again = (state.lease_until - now).total_seconds() + 1 if first or follow_up else None
             state.dirty = True
-            return True
-        won = True
+            return first
+        won, again = True, None
         state.lease_owner, state.lease_until, state.dirty = (
             owner,
             now + timedelta(seconds=seconds),
@@ -79,7 +87,7 @@ async def acquire(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
-    return Acquired(won, follow_up)
+    return Acquired(won, again)
 
 
 async def renew(services: Services, tenant_id: str, mailbox: str, owner: str) -> None:
