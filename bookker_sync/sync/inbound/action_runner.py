@@ -9,11 +9,10 @@ from urllib.parse import quote
 
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.lifecycle import Transition, TransitionError
-from bookker_sync.domain.models import Booking, BookingStatus, Violation
+from bookker_sync.domain.models import Booking, Violation
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
-    AddExtension,
     CancelBooking,
     DeclineRoomEvent,
     Ignore,
@@ -30,7 +29,7 @@ from bookker_sync.domain.reconcile import (
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
+from bookker_sync.graph.event_json import parse_event, time_patch
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -48,7 +47,7 @@ class ActionRunner:
         self.calendar = calendar
         self.index = index
         self.applied: list[Action] = []
-        self._room_writes: list[AddExtension | DeclineRoomEvent] = []
+        self._room_writes: list[DeclineRoomEvent] = []
 
     async def run(self, actions: list[Action]) -> None:
         for action in actions:
@@ -63,7 +62,7 @@ class ActionRunner:
                 await self._record_copy(bid, remote)
             case AcceptOutlookBooking():
                 await self._accept(action)
-            case AddExtension() | DeclineRoomEvent():
+            case DeclineRoomEvent():
                 # Graph writes on the room wait for the end of the page: one $batch.
                 self._room_writes.append(action)
             case MarkDeclined(booking_id=bid, reason=reason):
@@ -116,7 +115,6 @@ class ActionRunner:
             await self.apply(
                 DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
             )
-            # The AddExtension that follows finds no booking and does nothing.
             return
         record = BookingRecord(booking=booking, resource_event=remote.raw)
         try:
@@ -192,15 +190,11 @@ class ActionRunner:
 
     # -- Graph actions -----------------------------------------------------------------
     async def flush(self) -> None:
-        """Send the page's room writes: $batch of up to 20, chained with dependsOn so
+        """Send the page's room declines: $batch of up to 20, chained with dependsOn so
         they reach the mailbox one at a time (Outlook allows 4 concurrent requests).
         Anything the batch could not do is done one by one (with retries)."""
         writes, self._room_writes = self._room_writes, []
-        items: list[tuple[AddExtension | DeclineRoomEvent, BatchItem]] = []
-        for write in writes:
-            item = self._batch_item(write, str(len(items)))
-            if item is not None:
-                items.append((write, item))
+        items = [(write, self._batch_item(write, str(n))) for n, write in enumerate(writes)]
         for start in range(0, len(items), MAX_BATCH):
             chunk = items[start : start + MAX_BATCH]
             chained = [
@@ -211,53 +205,17 @@ class ActionRunner:
             for (write, _), result in zip(chunk, results, strict=True):
                 await self._settle(write, result)
 
-    def _batch_item(self, write: AddExtension | DeclineRoomEvent, item_id: str) -> BatchItem | None:
-        base = f"/users/{self.index.room}/events/{_segment(write.room_event_id)}"
-        if isinstance(write, DeclineRoomEvent):
-            body = {"comment": write.reason, "sendResponse": True}
-            return BatchItem(item_id, "POST", f"{base}/decline", body)
-        record = self.index.records.get(write.booking_id)
-        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
-            return None  # e.g. the acceptance turned into a decline (slot taken)
-        b = record.booking
-        return BatchItem(
-            item_id, "POST", f"{base}/extensions", extension_body(b.id, b.tenant_id, b.space_id)
-        )
+    def _batch_item(self, write: DeclineRoomEvent, item_id: str) -> BatchItem:
+        url = f"/users/{self.index.room}/events/{_segment(write.room_event_id)}/decline"
+        return BatchItem(item_id, "POST", url, {"comment": write.reason, "sendResponse": True})
 
-    async def _settle(self, write: AddExtension | DeclineRoomEvent, result: BatchResult) -> None:
-        done = (
-            result.ok
-            or result.status == 404
-            or (isinstance(write, AddExtension) and result.status == 409)
-        )
-        # Not done (424 after an earlier failure, 429, 5xx): done alone, with retries.
-        if isinstance(write, DeclineRoomEvent):
-            await decline_room_copy(self.services, self.calendar, RoomDecline(
-                tenant_id=self.index.tenant_id, space_id=self.index.space.id,
-                room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
-                rules=[v.rule for v in write.violations],
-            ), sent=done)  # fmt: skip
-        elif done:
-            await self._extension_added(write.booking_id)
-        else:
-            await self._add_extension_now(write.booking_id, write.room_event_id)
-
-    async def _add_extension_now(self, booking_id: str, room_event_id: str) -> None:
-        record = self.index.records.get(booking_id)
-        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
-            return
-        body = extension_body(booking_id, record.booking.tenant_id, record.booking.space_id)
-        await self.calendar.add_extension(self.index.room, room_event_id, body)
-        await self._extension_added(booking_id)
-
-    async def _extension_added(self, booking_id: str) -> None:
-        def change(rec: BookingRecord) -> bool:
-            if rec.booking.outlook.resource_extension:
-                return False
-            rec.booking.outlook.resource_extension = True
-            return True
-
-        await self._mutate(booking_id, change)
+    async def _settle(self, write: DeclineRoomEvent, result: BatchResult) -> None:
+        # Not sent (424 after an earlier failure, 429, 5xx): declined alone, with retries.
+        await decline_room_copy(self.services, self.calendar, RoomDecline(
+            tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+            room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
+            rules=[v.rule for v in write.violations],
+        ), sent=result.ok or result.status == 404)  # fmt: skip
 
     async def _organizer_copy(self, record: BookingRecord) -> RemoteEvent | None:
         ref = record.booking.outlook
