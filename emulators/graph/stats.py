@@ -1,4 +1,5 @@
-"""Request counters: every Graph request by method, route template, mailbox, status.
+"""Request counters: every Graph request by method, route template, mailbox, status and
+the calling app (client id, so two apps on one tenant are told apart).
 
 Benchmarks read Graph cost from ``GET /_emulator/stats``. Graph throttles and counts
 every request inside a ``$batch`` on its own (learn.microsoft.com/graph/json-batching:
@@ -37,15 +38,22 @@ def peak_in_window(stamps: list[float], window: float = WRITE_WINDOW_SECONDS) ->
 
 class Stats:
     def __init__(self) -> None:
-        self.requests: Counter[tuple[str, str, str | None, int, bool]] = Counter()
+        # (method, route, mailbox, status, inBatch, app client id)
+        self.requests: Counter[tuple[str, str, str | None, int, bool, str | None]] = Counter()
         self.notifications: Counter[str] = Counter()
         self.subscription_writes: dict[str, list[float]] = defaultdict(list)
         self.subscriptions_expired: Counter[str] = Counter()
 
     def record(
-        self, method: str, route: str, mailbox: str | None, status: int, in_batch: bool = False
+        self,
+        method: str,
+        route: str,
+        mailbox: str | None,
+        status: int,
+        in_batch: bool = False,
+        app: str | None = None,
     ) -> None:
-        self.requests[(method.upper(), route, mailbox, status, in_batch)] += 1
+        self.requests[(method.upper(), route, mailbox, status, in_batch, app)] += 1
 
     def count_notification(self, what: str, n: int = 1) -> None:
         self.notifications[what] += n
@@ -63,13 +71,11 @@ class Stats:
         self.subscriptions_expired.clear()
 
     def to_json(self) -> dict[str, Any]:
-        rows = [
-            {"method": m, "route": r, "mailbox": mb, "status": s, "inBatch": b, "count": c}
-            for (m, r, mb, s, b), c in sorted(
-                self.requests.items(),
-                key=lambda kv: (kv[0][1], kv[0][0], kv[0][2] or "", kv[0][3], kv[0][4]),
-            )
-        ]
+        names = ("method", "route", "mailbox", "status", "inBatch", "app")
+        ordered = sorted(
+            self.requests.items(), key=lambda kv: tuple("" if v is None else str(v) for v in kv[0])
+        )
+        rows = [{**dict(zip(names, key, strict=True)), "count": c} for key, c in ordered]
         tenants = set(self.subscription_writes) | set(self.subscriptions_expired)
         envelopes = sum(c for key, c in self.requests.items() if key[1] == BATCH_ROUTE)
         return {
