@@ -116,7 +116,7 @@ def measure_burst(
     confirmed_before = len(t.bookings(status="confirmed"))
     burst = slots(base, k)
     required = sum(1 for s, e in burst if e - s > timedelta(minutes=MAX_MINUTES))
-    stack.emulator.set_faults(notificationDelaySeconds=HOLD_SECONDS)
+    stack.emulator.set_faults(notificationDelaySeconds=[HOLD_SECONDS, HOLD_SECONDS])
     for start, end in burst:
         for room in rooms:
             outlook.book_room(alice, room, start, end, "burst")
@@ -170,7 +170,9 @@ def line(results: list[dict[str, Any]], echo: dict[str, Any]) -> str:
         k, ours, base = r["k"], r["ours"], r["baseline"]
         parts.append(
             f"K={k}: this design {ours.get('reads', 0) / k:.2f} reads/change "
-            f"({ours.get('delta', 0)} delta pages, {ours.get('eventReads', 0)} event reads) + "
+            f"({ours.get('delta', 0)} delta pages for {pages_needed(k)} of listing"
+            f"{' + 1 round after its declines' if r['required'] else ''}, "
+            f"{ours.get('eventReads', 0)} event reads) + "
             f"{ours.get('writes', 0) / k:.2f} writes/change ({ours.get('writes', 0)} sent, "
             f"{r['required']} required) vs per-notification baseline run on the same burst "
             f"{base.get('reads', 0) / k:.2f} reads + {base.get('writes', 0) / k:.2f} writes"
@@ -196,8 +198,11 @@ def targets_met(results: list[dict[str, Any]], echo: dict[str, Any]) -> list[str
         ours, k = r["ours"], r["k"]
         if ours.get("writes", 0) != r["required"]:
             missed.append(f"K={k}: {ours.get('writes', 0)} writes, {r['required']} required")
-        if ours.get("eventReads", 0) or ours.get("delta", 0) > pages_needed(k) + 1:
-            missed.append(f"K={k}: reads beyond one delta listing of the burst: {ours}")
+        # One delta listing of the burst, plus one round for the echo of the room's own
+        # declines (their notifications arrive after the listing).
+        allowed = pages_needed(k) + (1 if r["required"] else 0)
+        if ours.get("eventReads", 0) or ours.get("delta", 0) > allowed:
+            missed.append(f"K={k}: reads beyond {allowed} delta pages: {ours}")
         if not r["baseline"].get("reads"):
             missed.append(f"K={k}: the baseline did not run")
     if echo["room_writes"] or echo["extra"]:
