@@ -97,7 +97,15 @@ async def renew_due(
     report = RenewalReport()
     now = services.clock.now()
     margin = timedelta(hours=services.settings.sync.renewal_margin_hours)
-    records = await services.repos.subscriptions.list()
+    if force:
+        records = await services.repos.subscriptions.list()
+    else:
+        # Only records that may be due are read: a timer every 10 minutes over 10,000
+        # rooms would otherwise read all of them on every run. _is_due decides.
+        records = await services.repos.subscriptions.list(
+            None, "State ne @active or SubscriptionId eq '' or ExpiresAt le @soon",
+            active=SubscriptionState.ACTIVE.value, soon=now + margin,
+        )  # fmt: skip
     due = [r for r in records if _is_due(r, now, margin, force)]
     report.due = len(due)
     by_tenant: dict[str, list[SubscriptionRecord]] = defaultdict(list)
