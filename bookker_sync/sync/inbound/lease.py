@@ -7,6 +7,7 @@ notifications cost one delta round and no poke is ever lost.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync.services import Services
 
 MAX_RACES = 50
+# One line per lease transition (owner = one sync run): who synced which mailbox when,
+# so overlapping holders would show in the logs (tests/chaos checks there are none).
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ async def acquire(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
+    if won:
+        log.info("lease taken: mailbox=%s owner=%s", mailbox.lower(), owner)
     return Acquired(won, again)
 
 
@@ -126,6 +132,8 @@ async def release_or_rerun(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
+    if not again:
+        log.info("lease released: mailbox=%s owner=%s", mailbox.lower(), owner)
     return again
 
 
@@ -140,3 +148,4 @@ async def abandon(services: Services, tenant_id: str, mailbox: str, owner: str, 
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
+    log.info("lease released: mailbox=%s owner=%s (run failed)", mailbox.lower(), owner)
