@@ -231,7 +231,7 @@ def main() -> int:
             for child in reversed(children):
                 child.stop()
     print(
-        f"ingress at {SENDERS} concurrent senders, {SECONDS:.0f} s each, one run: "
+        f"ingress: {SENDERS} concurrent senders, {SECONDS:.0f} s each, one run: "
         f"{describe('webhook', fast_hook)} vs "
         f"{describe('bare ceiling (validate + 1 queue write)', fast_ceiling)}: "
         f"ratio {fast_hook['rate'] / fast_ceiling['rate']:.2f}; storage slowed by {SLOW_MS:.0f} ms "
