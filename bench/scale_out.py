@@ -23,8 +23,8 @@ from typing import Any
 from bench.common import wait_until
 from tests.support.functions_host import APP_CLIENT_ID, Stack, Tenant, running_stack
 
-ROOMS = int(os.environ.get("BENCH_SCALE_OUT_ROOMS", "200"))
-CHANGES = int(os.environ.get("BENCH_SCALE_OUT_CHANGES", "20"))
+ROOMS = int(os.environ.get("BENCH_SCALE_OUT_ROOMS", "100"))
+CHANGES = int(os.environ.get("BENCH_SCALE_OUT_CHANGES", "10"))
 INSTANCES = (1, 2, 3)
 GROWTH = 1.2  # Graph requests per change may vary a little between runs, not grow
 

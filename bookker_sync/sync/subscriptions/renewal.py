@@ -191,8 +191,11 @@ async def _renew_chunk(
         return
     report.batches += 1
     report.per_tenant_writes[graph_tenant] += len(chunk)
-    for record, result in zip(chunk, results, strict=True):
-        await _settle(services, record, result, expiries[record.mailbox], report)
+    # The chunk's records are stored concurrently: one storage round trip, not 20.
+    await asyncio.gather(*(
+        _settle(services, record, result, expiries[record.mailbox], report)
+        for record, result in zip(chunk, results, strict=True)
+    ))  # fmt: skip
 
 
 async def _settle(
