@@ -44,7 +44,7 @@ ROOMS = int(os.environ.get("BENCH_SCALE_ROOMS", "10000"))
 TENANTS = max(1, min(10, ROOMS // 100))
 DAYS = float(os.environ.get("BENCH_SCALE_DAYS", "30"))
 STEP_HOURS = 6
-LIFETIME = timedelta(minutes=10_080)  # what the app asks for
+LIFETIME = timedelta(minutes=10_080 - 60)  # what the app asks for
 SPREAD = timedelta(hours=12)  # the app's random shortening of each lifetime
 LIMIT_PER_20S = 500
 LISTINGS = (1_000, 10_000)

@@ -40,24 +40,6 @@ class SystemClock:
             self._offset = offset
 
 
-class FixedClock:
-    """A clock that only moves when told to: for pure tests."""
-
-    def __init__(self, now: datetime) -> None:
-        if now.tzinfo is None:
-            raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._now = now.astimezone(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
-
-    def set(self, now: datetime) -> None:
-        self._now = now.astimezone(UTC)
-
-
 CLOCK = SystemClock()
 
 

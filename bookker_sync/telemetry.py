@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from opentelemetry import metrics, trace
 
 from bookker_sync import log_context
+from bookker_sync.domain.mailbox import Mailbox
 
 CONNECTION_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 SERVICE_NAME = "bookker-sync"
@@ -109,4 +110,4 @@ def count_graph_request(status: int) -> None:
 def record_sync(tenant_id: str, mailbox: str, seconds: float, lag_seconds: float | None) -> None:
     SYNC_DURATION.record(seconds, {"tenant": tenant_id})
     if lag_seconds is not None:
-        SYNC_LAG.record(lag_seconds, {"tenant": tenant_id, "mailbox": mailbox.lower()})
+        SYNC_LAG.record(lag_seconds, {"tenant": tenant_id, "mailbox": Mailbox(mailbox)})

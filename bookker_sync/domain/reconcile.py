@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -178,7 +179,7 @@ _INVALID_TIMES = "The event has no valid start and end."
 
 def outlook_booking_id(tenant_id: str, room_mailbox: str, room_event_id: str) -> str:
     """Deterministic: replaying the same creation never makes a second booking."""
-    key = f"{tenant_id}\n{room_mailbox.lower()}\n{room_event_id}"
+    key = f"{tenant_id}\n{Mailbox(room_mailbox)}\n{room_event_id}"
     return str(uuid.uuid5(_OUTLOOK_IDS, key))
 
 
@@ -212,7 +213,7 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
         return [Ignore("awaiting the room's answer")]
     if remote.start is None or remote.end is None or remote.end <= remote.start:
         return [DeclineRoomEvent(remote.id, _INVALID_TIMES)]
-    if remote.organizer_email and remote.organizer_email.lower() == ctx.room_mailbox.lower():
+    if Mailbox.parse(remote.organizer_email) == Mailbox(ctx.room_mailbox):
         return [Ignore("organized by the room itself")]
     if (remote.start, remote.end) in set(ctx.holds):
         return [IN_FLIGHT]

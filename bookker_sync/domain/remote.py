@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bookker_sync.domain.mailbox import Mailbox
+
 
 class EventType(StrEnum):
     SINGLE = "singleInstance"
@@ -45,17 +47,16 @@ class RemoteEvent:
     start: datetime | None = None
     end: datetime | None = None
     organizer_email: str | None = None
-    organizer_name: str | None = None
     is_cancelled: bool = False
     type: EventType = EventType.SINGLE
     series_master_id: str | None = None
     response: Response = Response.NONE
     attendees: tuple[Attendee, ...] = ()
-    transaction_id: str | None = None
     modified: datetime | None = None  # lastModifiedDateTime
-    booking_id: str | None = None  # from our com.bookker.sync extension, when present
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def attendee(self, email: str) -> Attendee | None:
-        wanted = email.lower()
-        return next((a for a in self.attendees if a.email.lower() == wanted), None)
+        wanted = Mailbox.parse(email)
+        if wanted is None:
+            return None
+        return next((a for a in self.attendees if Mailbox.parse(a.email) == wanted), None)

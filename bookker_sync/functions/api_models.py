@@ -30,14 +30,22 @@ _DATE_TIME = re.compile(
 )
 
 
+def parse_api_time(text: str) -> datetime:
+    """The one parser of request times (bodies and query): an RFC 3339 string (the
+    OpenAPI ``date-time``) → aware UTC datetime; ValueError says what is wrong."""
+    if not _DATE_TIME.fullmatch(text):
+        raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2031-03-04T10:00:00Z")
+    return _in_utc(datetime.fromisoformat(text.upper()))  # ValueError (e.g. Feb 30) too
+
+
 def _date_time(value: object) -> object:
-    """Only an RFC 3339 string (the OpenAPI ``date-time``), parsed here: pydantic alone
-    would also take unix timestamps, as numbers or digit strings."""
+    """Only a string, parsed here: pydantic alone would also take unix timestamps, as
+    numbers or digit strings."""
     if isinstance(value, datetime):  # built in Python, not parsed from a request
         return value
-    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+    if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date-time with offset, e.g. 2031-03-04T10:00:00Z")
-    return datetime.fromisoformat(value.upper())  # ValueError (e.g. Feb 30) is a 400 too
+    return parse_api_time(value)
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -1,8 +1,8 @@
-"""The Bookker API (DESIGN.md §5) as HTTP functions: thin wrappers over sync/."""
+"""The Bookker API as HTTP functions: thin wrappers over sync/."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import azure.functions as func
 
@@ -14,6 +14,7 @@ from bookker_sync.functions.api_models import (
     SpacePut,
     TenantPut,
     UserPut,
+    parse_api_time,
 )
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, parse_body, route_id
@@ -107,16 +108,10 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
     raw = req.params.get(name)
     if not raw:
         return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    try:  # an unescaped "+" in a query string arrives as a space
+        return parse_api_time(raw.replace(" ", "+"))  # UTC, as the storage query is
     except ValueError as exc:
-        raise BadRequestError(f"{name} must be an ISO 8601 date-time with offset") from exc
-    if value.tzinfo is None:
-        raise BadRequestError(f"{name} must carry a UTC offset")
-    try:
-        return value.astimezone(UTC)  # the storage query is in UTC
-    except OverflowError as exc:  # 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
-        raise BadRequestError(f"{name} is out of range") from exc
+        raise BadRequestError(f"{name}: {exc}") from exc
 
 
 @bp.route(

@@ -1,7 +1,7 @@
 """Calendar operations on one tenant's mailboxes (events, responses, extensions, delta).
 
-URLs come from msgraph-sdk request builders (the shapes the SDK really sends); bodies
-and responses stay raw JSON for full fidelity.
+URLs come from msgraph-sdk request builders (the shapes the SDK really sends). Events
+come back as GraphEvent: typed accessors over the whole JSON (kept for full fidelity).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
@@ -26,16 +25,18 @@ from msgraph.generated.users.item.events.item.instances.instances_request_builde
 
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
 from bookker_sync.graph.event_json import EXTENSION_ID
+from bookker_sync.graph.graph_types import GraphEvent, JsonObject
+from bookker_sync.graph.room_writes import decline_body
 from bookker_sync.graph.transport import GraphTransport, request
 
-# Times in UTC; ids stable within a mailbox (graph-facts: Prefer IdType="ImmutableId").
+# Times in UTC; ids stable within a mailbox (Graph docs: Prefer IdType="ImmutableId").
 PREFER = 'outlook.timezone="UTC", IdType="ImmutableId"'
 EXPAND_OURS = f"extensions($filter=id eq '{EXTENSION_ID}')"
 
 
 @dataclass(frozen=True)
 class DeltaPage:
-    items: list[dict[str, Any]]
+    items: list[GraphEvent]
     next_link: str | None
     delta_link: str | None
 
@@ -50,27 +51,28 @@ class CalendarApi:
         return self._t
 
     # -- events --------------------------------------------------------------------
-    async def create_event(self, mailbox: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def create_event(self, mailbox: str, body: JsonObject) -> GraphEvent:
         """POST an event. A retried POST with the same transactionId returns the same event."""
         rb = self._users.by_user_id(mailbox).events
         info = request(Method.POST, rb.url_template, rb.path_parameters)
         created = await self._t.send(mailbox, info, body, {"Prefer": PREFER})
         if created is None:
             raise GraphError(502, "EmptyResponse", "event creation returned no body")
-        return created
+        return GraphEvent(created)
 
-    async def get_event(self, mailbox: str, event_id: str) -> dict[str, Any] | None:
+    async def get_event(self, mailbox: str, event_id: str) -> GraphEvent | None:
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
         query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
             expand=[EXPAND_OURS]
         )
         info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
         try:
-            return await self._t.send(mailbox, info, headers={"Prefer": PREFER})
+            found = await self._t.send(mailbox, info, headers={"Prefer": PREFER})
         except GraphNotFoundError:
             return None
+        return GraphEvent(found) if found is not None else None
 
-    async def find_by_ical_uid(self, mailbox: str, ical_uid: str) -> dict[str, Any] | None:
+    async def find_by_ical_uid(self, mailbox: str, ical_uid: str) -> GraphEvent | None:
         """The mailbox's copy of an event (or occurrence) by its iCalUId."""
         escaped = ical_uid.replace("'", "''")
         query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
@@ -80,15 +82,16 @@ class CalendarApi:
         info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
         page = await self._t.send(mailbox, info, headers={"Prefer": PREFER}) or {}
         found = page.get("value") or []
-        return found[0] if found else None
+        return GraphEvent(found[0]) if found else None
 
     async def update_event(
-        self, mailbox: str, event_id: str, patch: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, mailbox: str, event_id: str, patch: JsonObject
+    ) -> GraphEvent | None:
+        """PATCH; the updated event, or None if Graph answered without a body."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
         info = request(Method.PATCH, rb.url_template, rb.path_parameters)
         updated = await self._t.send(mailbox, info, patch, {"Prefer": PREFER})
-        return updated or {}
+        return GraphEvent(updated) if updated else None
 
     async def delete_event(self, mailbox: str, event_id: str) -> None:
         """Delete; already gone counts as done (idempotent)."""
@@ -108,29 +111,37 @@ class CalendarApi:
             return
 
     async def decline_event(self, mailbox: str, event_id: str, comment: str) -> None:
-        """Attendee (the room) declines with a reason; already gone counts as done."""
+        """Attendee (the room) declines with a reason; a copy already gone, or cancelled
+        by its organizer (Exchange keeps cancelled copies on room calendars and refuses
+        responses to them with a 400), counts as done."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).decline
         info = request(Method.POST, rb.url_template, rb.path_parameters)
         try:
-            await self._t.send(mailbox, info, {"comment": comment, "sendResponse": True})
+            await self._t.send(mailbox, info, decline_body(comment))
         except GraphNotFoundError:
             return
+        except GraphError as exc:
+            if exc.status != 400:
+                raise
+            current = await self.get_event(mailbox, event_id)
+            if current is not None and not current.is_cancelled:
+                raise
 
     async def instances(
         self, mailbox: str, series_id: str, start: datetime, end: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[GraphEvent]:
         rb = self._users.by_user_id(mailbox).events.by_event_id(series_id).instances
         query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
             start_date_time=start.isoformat(), end_date_time=end.isoformat(), top=500
         )
         info = rb.to_get_request_information(RequestConfiguration(query_parameters=query))
-        found: list[dict[str, Any]] = []
+        found: list[GraphEvent] = []
         page = await self._t.send(mailbox, info, headers={"Prefer": PREFER}) or {}
-        found.extend(page.get("value") or [])
+        found.extend(GraphEvent(e) for e in page.get("value") or [])
         while page.get("@odata.nextLink"):
             next_info = rb.with_url(page["@odata.nextLink"]).to_get_request_information()
             page = await self._t.send(mailbox, next_info, headers={"Prefer": PREFER}) or {}
-            found.extend(page.get("value") or [])
+            found.extend(GraphEvent(e) for e in page.get("value") or [])
         return found
 
     # -- delta ---------------------------------------------------------------------
@@ -157,7 +168,7 @@ class CalendarApi:
         prefer = f"{PREFER}, odata.maxpagesize={page_size}"
         page = await self._t.send(mailbox, info, headers={"Prefer": prefer}) or {}
         return DeltaPage(
-            items=list(page.get("value") or []),
+            items=[GraphEvent(item) for item in page.get("value") or []],
             next_link=page.get("@odata.nextLink"),
             delta_link=page.get("@odata.deltaLink"),
         )

@@ -2,52 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from bookker_sync.domain.remote import Attendee, EventType, RemoteEvent, Response
+from bookker_sync.graph.graph_times import (
+    graph_datetime,
+    graph_local_datetime,
+    parse_graph_datetime,
+    parse_instant,
+)
+from bookker_sync.graph.graph_types import AttendeeJson, EventJson, GraphEvent, JsonObject
 
 E = TypeVar("E", EventType, Response)
+# The time helpers live in graph_times; callers may still import them from here.
+__all__ = [
+    "EXTENSION_ID",
+    "EXTENSION_NAME",
+    "extension_body",
+    "graph_datetime",
+    "graph_local_datetime",
+    "new_event_body",
+    "parse_event",
+    "parse_graph_datetime",
+    "parse_instant",
+    "time_patch",
+]
 
 EXTENSION_NAME = "com.bookker.sync"
 # Graph's id for an open extension is this prefix + extensionName.
 EXTENSION_ID = f"Microsoft.OutlookServices.OpenTypeExtension.{EXTENSION_NAME}"
 
 
-def graph_datetime(moment: datetime) -> dict[str, str]:
-    """dateTimeTimeZone in UTC (we always send and ask for UTC)."""
-    utc = moment.astimezone(UTC)
-    return {"dateTime": utc.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"}
-
-
-def graph_local_datetime(moment: datetime, time_zone: str) -> dict[str, str]:
-    """dateTimeTimeZone as wall time in ``time_zone`` (IANA): for series that follow DST."""
-    local = moment.astimezone(_zone(time_zone))
-    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": time_zone}
-
-
-def parse_graph_datetime(value: dict[str, Any] | None) -> datetime | None:
-    if not value or not value.get("dateTime"):
-        return None
-    text = str(value["dateTime"]).rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6]}"
-    moment = datetime.fromisoformat(text)
-    zone = str(value.get("timeZone") or "UTC")
-    tz = UTC if zone.upper() in ("UTC", "COORDINATED UNIVERSAL TIME") else _zone(zone)
-    return moment.replace(tzinfo=tz).astimezone(UTC)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def extension_body(booking_id: str, tenant_id: str, space_id: str) -> dict[str, Any]:
+def extension_body(booking_id: str, tenant_id: str, space_id: str) -> JsonObject:
     return {
         "@odata.type": "microsoft.graph.openTypeExtension",
         "extensionName": EXTENSION_NAME,
@@ -65,10 +52,10 @@ def new_event_body(
     location_name: str,
     room_email: str | None,
     transaction_id: str,
-    extension: dict[str, Any],
-    recurrence: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    extension: JsonObject,
+    recurrence: JsonObject | None = None,
+) -> JsonObject:
+    body: JsonObject = {
         "subject": subject,
         "start": graph_datetime(start),
         "end": graph_datetime(end),
@@ -91,57 +78,40 @@ def new_event_body(
     return body
 
 
-def time_patch(start: datetime, end: datetime, subject: str | None = None) -> dict[str, Any]:
-    patch: dict[str, Any] = {"start": graph_datetime(start), "end": graph_datetime(end)}
+def time_patch(start: datetime, end: datetime, subject: str | None = None) -> JsonObject:
+    patch: JsonObject = {"start": graph_datetime(start), "end": graph_datetime(end)}
     if subject is not None:
         patch["subject"] = subject
     return patch
 
 
-def parse_event(data: dict[str, Any]) -> RemoteEvent:
-    if "@removed" in data:
-        return RemoteEvent(id=str(data["id"]), removed=True, raw=data)
-    organizer = (data.get("organizer") or {}).get("emailAddress") or {}
-    response = (data.get("responseStatus") or {}).get("response") or "none"
+def parse_event(event: GraphEvent | EventJson) -> RemoteEvent:
+    """Our view of an event or delta item; ``raw`` keeps the whole JSON."""
+    event = event if isinstance(event, GraphEvent) else GraphEvent(event)
+    if event.removed:
+        return RemoteEvent(id=event.id, removed=True, raw=event.raw)
+    fields = event.fields
+    organizer = (fields.get("organizer") or {}).get("emailAddress") or {}
+    response = (fields.get("responseStatus") or {}).get("response") or "none"
     return RemoteEvent(
-        id=str(data["id"]),
-        i_cal_uid=data.get("iCalUId"),
-        change_key=data.get("changeKey"),
-        subject=str(data.get("subject") or ""),
-        start=parse_graph_datetime(data.get("start")),
-        end=parse_graph_datetime(data.get("end")),
+        id=event.id,
+        i_cal_uid=event.i_cal_uid,
+        change_key=event.change_key,
+        subject=str(fields.get("subject") or ""),
+        start=event.start,
+        end=event.end,
         organizer_email=(organizer.get("address") or None),
-        organizer_name=organizer.get("name"),
-        is_cancelled=bool(data.get("isCancelled")),
-        type=_enum(EventType, data.get("type"), EventType.SINGLE),
-        series_master_id=data.get("seriesMasterId"),
+        is_cancelled=bool(fields.get("isCancelled")),
+        type=_enum(EventType, fields.get("type"), EventType.SINGLE),
+        series_master_id=event.series_master_id,
         response=_enum(Response, response, Response.NONE),
-        attendees=tuple(_attendee(a) for a in data.get("attendees") or []),
-        transaction_id=data.get("transactionId"),
-        modified=parse_instant(data.get("lastModifiedDateTime")),
-        booking_id=_extension_booking_id(data),
-        raw=data,
+        attendees=tuple(_attendee(a) for a in event.attendees),
+        modified=event.modified,
+        raw=event.raw,
     )
 
 
-def parse_instant(value: Any) -> datetime | None:
-    """Graph's ISO instants (7 fractional digits, Z) → aware datetime."""
-    if not value:
-        return None
-    try:
-        text = str(value).replace("Z", "+00:00")
-        head, _, tail = text.partition(".")
-        if tail:  # Graph sends 7 fractional digits; Python takes 6
-            digits = "".join(ch for ch in tail if ch.isdigit())
-            rest = tail[len(digits) :]
-            text = f"{head}.{digits[:6]}{rest}"
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _attendee(data: dict[str, Any]) -> Attendee:
+def _attendee(data: AttendeeJson) -> Attendee:
     email = ((data.get("emailAddress") or {}).get("address") or "").strip()
     status = (data.get("status") or {}).get("response") or "none"
     return Attendee(
@@ -149,14 +119,6 @@ def _attendee(data: dict[str, Any]) -> Attendee:
         kind=str(data.get("type") or "required"),
         response=_enum(Response, status, Response.NONE),
     )
-
-
-def _extension_booking_id(data: dict[str, Any]) -> str | None:
-    for ext in data.get("extensions") or []:
-        if ext.get("extensionName") == EXTENSION_NAME or ext.get("id") == EXTENSION_ID:
-            value = ext.get("bookingId")
-            return str(value) if value else None
-    return None
 
 
 def _enum(kind: type[E], value: Any, default: E) -> E:

@@ -15,6 +15,7 @@ from msgraph.generated.places.graph_room.graph_room_request_builder import (
     GraphRoomRequestBuilder,
 )
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.graph.transport import GraphTransport
 
 # Places calls are throttled per app per tenant, not per mailbox: one gate.
@@ -32,12 +33,12 @@ class Room:
 
 
 def _room(data: dict[str, Any]) -> Room | None:
-    email = str(data.get("emailAddress") or "").strip()
-    if not email or "@" not in email:
+    email = Mailbox.parse(str(data.get("emailAddress") or "").strip())
+    if email is None:
         return None
     capacity = data.get("capacity")
     return Room(
-        email=email.lower(),
+        email=email,
         display_name=str(data.get("displayName") or email.split("@", 1)[0]),
         capacity=capacity if isinstance(capacity, int) and capacity >= 0 else None,
         raw=data,

@@ -1,25 +1,41 @@
 """Graph change-notification subscriptions on room mailboxes' events.
 
-Rules (graph-facts.md "Subscriptions"): events subscriptions live at most 10,080
-minutes; PATCH renews; a lifecycleNotificationUrl can't be added by PATCH; a second
-identical subscription is a 409 duplicate; reauthorize has its own endpoint.
+Rules (Microsoft Graph docs: subscription resource, change notifications overview):
+events subscriptions live at most 10,080 minutes, and a create or renew asking for more
+is refused (400 ExtensionError), not capped, on Graph's clock; PATCH renews; a
+lifecycleNotificationUrl can't be added by PATCH; a second identical subscription is a
+409 duplicate; reauthorize has its own endpoint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import cast
 
 from kiota_abstractions.method import Method
 
+from bookker_sync.graph.batch import BatchItem, BatchResult
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
-from bookker_sync.graph.event_json import parse_instant
+from bookker_sync.graph.graph_times import graph_instant, parse_instant
+from bookker_sync.graph.graph_types import JsonObject, SubscriptionJson
 from bookker_sync.graph.transport import GraphTransport, request
 
 CHANGE_TYPES = "created,updated,deleted"
 # Subscription calls are throttled per app per tenant, not per mailbox: one gate.
 GATE = "subscriptions"
+# learn.microsoft.com/graph/api/resources/subscription ("Subscription lifetime"):
+# Outlook events without resource data live at most 10,080 minutes, and "requests to
+# create or renew a subscription beyond the maximum value will fail". Graph judges
+# that on its own clock, so we ask for less: the margin absorbs clock skew.
+MAX_EVENTS_LIFETIME = timedelta(minutes=10_080)
+LIFETIME_SAFETY_MARGIN = timedelta(minutes=60)
+LONGEST_REQUEST = MAX_EVENTS_LIFETIME - LIFETIME_SAFETY_MARGIN
+
+
+def capped_expiry(now: datetime, wanted: datetime) -> datetime:
+    """The expiry to ask for: ``wanted``, at most ``LONGEST_REQUEST`` after ``now``."""
+    return min(wanted, now + LONGEST_REQUEST)
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,7 @@ class RemoteSubscription:
     id: str
     resource: str
     expires_at: datetime
-    raw: dict[str, Any]
+    raw: SubscriptionJson
 
 
 def events_resource(mailbox: str) -> str:
@@ -35,10 +51,25 @@ def events_resource(mailbox: str) -> str:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    return graph_instant(moment)
 
 
-def _parse(data: dict[str, Any]) -> RemoteSubscription:
+def _renewal(expires_at: datetime) -> JsonObject:
+    return {"expirationDateTime": _iso(expires_at)}
+
+
+def renew_item(item_id: str, subscription_id: str, expires_at: datetime) -> BatchItem:
+    """The renewal PATCH as a $batch item (send with gate GATE)."""
+    return BatchItem(item_id, "PATCH", f"/subscriptions/{subscription_id}", _renewal(expires_at))
+
+
+def granted_expiry(result: BatchResult) -> datetime | None:
+    """The expiry Graph granted in a renewal's answer (it may shorten what we asked)."""
+    return parse_instant(cast(SubscriptionJson, result.body or {}).get("expirationDateTime"))
+
+
+def _parse(found: JsonObject) -> RemoteSubscription:
+    data = cast(SubscriptionJson, found)
     expires = parse_instant(data.get("expirationDateTime"))
     if expires is None:
         raise GraphError(502, "BadResponse", "subscription without expirationDateTime")
@@ -78,7 +109,7 @@ class SubscriptionsApi:
     async def renew(self, subscription_id: str, expires_at: datetime) -> RemoteSubscription:
         rb = self._subs.by_subscription_id(subscription_id)
         info = request(Method.PATCH, rb.url_template, rb.path_parameters)
-        renewed = await self._t.send(GATE, info, {"expirationDateTime": _iso(expires_at)})
+        renewed = await self._t.send(GATE, info, _renewal(expires_at))
         if renewed is None:
             raise GraphError(502, "EmptyResponse", "subscription renewal returned no body")
         return _parse(renewed)

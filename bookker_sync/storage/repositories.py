@@ -9,7 +9,9 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, User
+from bookker_sync.graph.graph_types import EventJson
 from bookker_sync.storage.tables import DocumentTable
 
 TENANTS_TABLE = "tenants"
@@ -44,8 +46,8 @@ class BookingRecord(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     booking: Booking
-    organizer_event: dict[str, Any] | None = Field(default=None, alias="organizerEvent")
-    resource_event: dict[str, Any] | None = Field(default=None, alias="resourceEvent")
+    organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
+    resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
 
 
 class MailboxState(BaseModel):
@@ -77,7 +79,7 @@ class SubscriptionState(StrEnum):
 
 
 class SubscriptionRecord(BaseModel):
-    """Our view of the Graph subscription on one room mailbox (issue 6).
+    """Our view of the Graph subscription on one room mailbox.
 
     ``client_state`` is a per-subscription random secret: stored to check incoming
     notifications, never logged (repr=False).
@@ -96,7 +98,6 @@ class SubscriptionRecord(BaseModel):
     created_at: datetime | None = None
     renewed_at: datetime | None = None
     reauthorized_at: datetime | None = None
-    last_notification_at: datetime | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
     next_attempt_at: datetime | None = None
@@ -149,6 +150,7 @@ def _booking_projection(record: BookingRecord) -> dict[str, Any]:
 
 
 class Repositories:
+    # Projected columns are str(...): the table SDK picks a converter by exact type.
     def __init__(self, service: TableServiceClient) -> None:
         self.service = service
         self.tenants = DocumentTable(service, TENANTS_TABLE, Tenant)
@@ -156,10 +158,10 @@ class Repositories:
             service,
             SPACES_TABLE,
             Space,
-            projection=lambda s: {"ResourceEmail": (s.resource_email or "").lower()},
+            projection=lambda s: {"ResourceEmail": str(Mailbox.parse(s.resource_email) or "")},
         )
         self.users = DocumentTable(
-            service, USERS_TABLE, User, projection=lambda u: {"Email": u.email.lower()}
+            service, USERS_TABLE, User, projection=lambda u: {"Email": str(Mailbox(u.email))}
         )
         self.bookings = DocumentTable(
             service, BOOKINGS_TABLE, BookingRecord, projection=_booking_projection
@@ -186,9 +188,9 @@ class Repositories:
             break
 
     async def user_by_email(self, tenant_id: str, email: str) -> User | None:
-        found = await self.users.list(tenant_id, "Email eq @e", e=email.lower())
+        found = await self.users.list(tenant_id, "Email eq @e", e=Mailbox(email))
         return found[0] if found else None
 
     async def space_by_mailbox(self, tenant_id: str, mailbox: str) -> Space | None:
-        found = await self.spaces.list(tenant_id, "ResourceEmail eq @m", m=mailbox.lower())
+        found = await self.spaces.list(tenant_id, "ResourceEmail eq @m", m=Mailbox(mailbox))
         return found[0] if found else None

@@ -12,8 +12,9 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.queues import (
     LIFECYCLE_QUEUE,
     MAILBOX_SYNC_QUEUE,
@@ -33,9 +34,9 @@ class QueueMessage(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     QUEUE: ClassVar[str]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The wire form: camelCase keys, fields at their defaults left out."""
-        wire: dict[str, Any] = _wire(self.model_dump(by_alias=True, exclude_defaults=True))
+        wire: JsonObject = _wire(self.model_dump(by_alias=True, exclude_defaults=True))
         return wire
 
 
@@ -84,7 +85,9 @@ class LifecycleMessage(QueueMessage):
     mailbox: str | None = None
     subscription_id: str | None = Field(default=None, alias="subscriptionId")
     lifecycle_event: str | None = Field(default=None, alias="lifecycleEvent")
-    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    # The notification minus its clientState: logged, never interpreted, so not validated
+    # (a deeply nested item must not make the whole webhook batch fail).
+    payload: JsonObject = Field(default_factory=dict)
 
 
 class OutboundMessage(QueueMessage):

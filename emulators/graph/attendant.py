@@ -8,7 +8,13 @@ request with more conflicts than MaximumConflictInstances (0) or
 ConflictPercentageAllowed (0 %) is declined as a whole, otherwise accepted with the
 conflicting occurrences declined; BookingWindowInDays 180 with
 EnforceSchedulingHorizon True (a series reaching past the window, or without end,
-is declined; with False, the occurrences past the window are declined).
+is declined; with False, the occurrences past the window are declined);
+MaximumDurationInMinutes 1440, 0 = unlimited ("For recurring meetings, the value of
+this parameter applies to the length of an individual meeting instance": a series
+whose instances are all too long is declined, otherwise the too-long exceptions are).
+
+The decline texts are the emulator's own wording of Exchange's reasons; Graph does not
+expose the response message, only the organizer's ``attendees[].status``.
 """
 
 from __future__ import annotations
@@ -35,11 +41,21 @@ class Decision:
 
 DECLINE_CONFLICT = "The resource is already booked for the requested time."
 DECLINE_WINDOW = "The request is outside the booking window of the resource ({days} days)."
+DECLINE_DURATION = (
+    "The meeting is longer than the maximum duration allowed for the resource ({minutes} minutes)."
+)
 ACCEPTED = "Your request was accepted."
 
 
 def _overlap(a: Instance, busy: list[tuple[datetime, datetime]]) -> bool:
     return any(a.start < b_end and a.end > b_start for b_start, b_end in busy)
+
+
+def _too_long(policy: RoomPolicy, instances: list[Instance]) -> list[Instance]:
+    if policy.maximum_duration_minutes <= 0:
+        return []
+    limit = timedelta(minutes=policy.maximum_duration_minutes)
+    return [i for i in instances if i.end - i.start > limit]
 
 
 def decide(
@@ -67,6 +83,12 @@ def decide(
             )
     elif any(i.end > horizon for i in instances):
         return Decision(False, window_msg)
+
+    too_long = _too_long(policy, instances)
+    if too_long:
+        if not recurring or len(too_long) == len(instances):
+            return Decision(False, DECLINE_DURATION.format(minutes=policy.maximum_duration_minutes))
+        declined.extend(i.original_start for i in too_long if i.original_start)
 
     if not policy.allow_conflicts:
         live = [i for i in instances if i.end > now]

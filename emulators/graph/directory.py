@@ -57,11 +57,15 @@ class Tenant:
 class RoomPolicy:
     """The Exchange calendar-processing settings the attendant honours.
 
-    Defaults are Exchange Online's for room mailboxes (Set-CalendarProcessing):
-    AutomateProcessing AutoAccept, AllowConflicts False, BookingWindowInDays 180,
-    DeleteSubject True with AddOrganizerToSubject True, DeleteComments True,
-    EnforceSchedulingHorizon True, MaximumConflictInstances 0,
-    ConflictPercentageAllowed 0.
+    Defaults are Exchange Online's for room mailboxes (learn.microsoft.com/powershell/
+    module/exchange/set-calendarprocessing): AutomateProcessing AutoAccept,
+    AllowConflicts False, BookingWindowInDays 180, DeleteSubject True with
+    AddOrganizerToSubject True, DeleteComments True, EnforceSchedulingHorizon True,
+    MaximumConflictInstances 0, ConflictPercentageAllowed 0, MaximumDurationInMinutes
+    1440 ("When the value is set to 0, the maximum duration of a meeting is unlimited"),
+    RemoveCanceledMeetings False ("Canceled meetings aren't deleted. This is the default
+    value."). The cmdlet "is effective only on resource mailboxes": user mailboxes
+    ignore the policy.
     """
 
     allow_conflicts: bool = False
@@ -72,6 +76,8 @@ class RoomPolicy:
     maximum_conflict_instances: int = 0
     conflict_percentage_allowed: int = 0
     auto_accept: bool = True
+    maximum_duration_minutes: int = 1440
+    remove_canceled_meetings: bool = False
 
     FIELDS = {
         "allowConflicts": "allow_conflicts",
@@ -82,6 +88,8 @@ class RoomPolicy:
         "maximumConflictInstances": "maximum_conflict_instances",
         "conflictPercentageAllowed": "conflict_percentage_allowed",
         "autoAccept": "auto_accept",
+        "maximumDurationInMinutes": "maximum_duration_minutes",
+        "removeCanceledMeetings": "remove_canceled_meetings",
     }
 
     @classmethod
@@ -95,8 +103,9 @@ class RoomPolicy:
             if isinstance(current, bool):
                 if not isinstance(value, bool):
                     raise ValueError(f"policy.{key} must be a boolean")
-            elif isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"policy.{key} must be an integer")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                # Set-CalendarProcessing: every integer setting is "from 0 through INT32".
+                raise ValueError(f"policy.{key} must be a non-negative integer")
             setattr(policy, attr, value)
         return policy
 

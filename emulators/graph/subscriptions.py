@@ -8,10 +8,14 @@ Rules (learn.microsoft.com/graph/api/resources/subscription,
 - ``changeType``: comma-separated ``created``, ``updated``, ``deleted``;
 - ``clientState``: at most 128 characters;
 - ``expirationDateTime``: in the past → 400; later than 10,080 minutes from now (Outlook
-  events without resource data) → capped at 10,080 minutes; "any value under 45
-  minutes after the time of the request is automatically set to 45 minutes after the
-  request time" (subscription resource page). Virtual clock. A subscription not renewed
-  in time is deleted;
+  events without resource data) → 400 ``ExtensionError`` "Subscription expiration can
+  only be 10080 minutes in the future." on create and renew: "any requests to create or
+  renew a subscription beyond the maximum value will fail" (subscription resource page,
+  "Subscription lifetime"); the error shape is the one Graph answers
+  (github.com/microsoftgraph/microsoft-graph-docs/issues/2988, fixed by PR #3029: "the
+  hard enforced limits"). "Any value under 45 minutes after the time of the request is
+  automatically set to 45 minutes after the request time" (same page). Virtual clock.
+  A subscription not renewed in time is deleted;
 - "Duplicate subscriptions aren't allowed. When a subscription request contains the same
   values for changeType and resource as an existing subscription, the request fails with
   … 409 Conflict" (per app: apps can't see each other's subscriptions);
@@ -227,8 +231,15 @@ def resolve_resource(directory: Directory, tenant_id: str, resource: str) -> Mai
     return mailbox
 
 
+def too_far(limit: timedelta) -> GraphError:
+    """Graph refuses, rather than caps, an expiry beyond the resource's maximum."""
+    minutes = int(limit.total_seconds() // 60)
+    message = f"Subscription expiration can only be {minutes} minutes in the future."
+    return GraphError(400, "ExtensionError", message)
+
+
 def parse_expiration(value: Any, now: datetime) -> datetime:
-    """expirationDateTime → the granted expiry (capped at 10,080 min, raised to 45 min)."""
+    """expirationDateTime → the granted expiry (400 beyond 10,080 min, raised to 45 min)."""
     if not isinstance(value, str) or not value.strip():
         raise invalid(
             "The subscription must contain the 'expirationDateTime' property and its value."
@@ -239,7 +250,9 @@ def parse_expiration(value: Any, now: datetime) -> datetime:
         raise invalid(f"The value '{value}' of expirationDateTime is not a valid date.") from exc
     if wanted <= now:
         raise invalid("Subscription expiration can only be in the future.")
-    return max(now + MIN_LIFETIME, min(wanted, now + MAX_LIFETIME))
+    if wanted > now + MAX_LIFETIME:
+        raise too_far(MAX_LIFETIME)
+    return max(now + MIN_LIFETIME, wanted)
 
 
 def parse_client_state(value: Any) -> str | None:

@@ -10,8 +10,12 @@ Meeting semantics modelled on Exchange Online:
 - Attendee responses (accept / tentativelyAccept / decline with sendResponse) travel
   back the same way and update the organizer's ``attendees[].status``.
 - Removing an attendee, deleting or cancelling the organizer's event sends a
-  cancellation: user copies become ``isCancelled`` ("Canceled: " subject, as Outlook
-  shows them), room copies are removed.
+  cancellation: the copies stay, ``isCancelled`` with a "Canceled: " subject, as
+  Outlook shows them until someone removes them; a room removes its copy only with
+  RemoveCanceledMeetings (default False: "Canceled meetings aren't deleted",
+  learn.microsoft.com/powershell/module/exchange/set-calendarprocessing). A cancelled
+  copy no longer makes its mailbox busy. A cancelled occurrence of a series leaves the
+  attendees' series (not emulated as a cancelled exception).
 - Room mailboxes run the booking attendant (``attendant``) on every request; a
   decline removes the room's copy (Exchange moves it to Deleted Items) and answers
   the organizer with "declined".
@@ -560,11 +564,14 @@ class World:
         cal = self.calendar(target)
         snap = d.snapshot
         existing = cal.root_for_meeting(d.meeting_uid)
+        # A kept cancelled copy (the attendee was removed, then invited again) is
+        # answered anew, like a first request.
+        fresh = existing is None or existing.is_cancelled
         if target.kind != "room":
-            reset = existing is None or d.time_changed
+            reset = fresh or d.time_changed
             self._sync_copy(cal, target, existing, snap, reset_response=reset)
             return
-        needs_eval = existing is None or d.time_changed
+        needs_eval = fresh or d.time_changed
         if needs_eval:
             decision = self._room_decision(target, cal, snap)
             if decision is None:  # the room does not process requests
@@ -839,6 +846,8 @@ class World:
         existing.start_tz, existing.end_tz = org_exc.start_tz, org_exc.end_tz
         existing.props.update(self._shared_from(target, org_exc))
         existing.attendees = _untracked(org_exc.attendees)
+        if existing.is_cancelled and not org_exc.is_cancelled:
+            existing.is_cancelled = False
         if response is not None and existing.response != response:
             existing.response = response
             existing.response_time = self.now()
@@ -852,7 +861,7 @@ class World:
         ev = cal.root_for_meeting(meeting_uid)
         if ev is None:
             return
-        if target.kind == "room":
+        if target.kind == "room" and target.policy.remove_canceled_meetings:
             self._remove(cal, ev.id)
             return
         items = [ev] + [cal.events[i] for i in ev.exceptions.values() if i in cal.events]

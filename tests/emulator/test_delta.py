@@ -156,10 +156,15 @@ async def test_delta_returns_occurrences_not_masters(world: World) -> None:
     live = _live(changed)
     assert [e.type for e in live.values()] == [EventType.Exception]
     assert next(iter(live.values())).series_master_id == room_master_id
-    # the organizer deletes the series: every occurrence is removed
+    # the organizer deletes the series: the room keeps it (RemoveCanceledMeetings is
+    # false by default), every remaining occurrence comes back cancelled, none removed
     await g.users.by_user_id(world.alice).events.by_event_id(master.id).delete()
     changed = await sync.round()
-    assert _removed(changed) == {items[0].id, items[2].id, items[3].id}
+    assert _removed(changed) == set()
+    cancelled = _live(changed)
+    assert set(cancelled) == {items[0].id, items[2].id, items[3].id}
+    assert all(e.is_cancelled for e in cancelled.values())
+    assert all(e.subject.startswith("Canceled: ") for e in cancelled.values())
 
 
 def _decline():  # type: ignore[no-untyped-def]

@@ -34,11 +34,24 @@ async def test_adding_and_removing_attendees(world: World) -> None:
     assert len((await g.users.by_user_id(world.room1).events.get()).value) == 1
     mine = await g.users.by_user_id(world.alice).events.by_event_id(org.id).get()
     assert _statuses(mine)[world.room1] == ResponseType.Accepted
-    # removing bob and the room: bob's copy is cancelled, the room's removed
+    # removing bob and the room: both copies are cancelled (a room keeps cancelled
+    # meetings unless RemoveCanceledMeetings is set)
     await g.users.by_user_id(world.alice).events.by_event_id(org.id).patch(Event(attendees=[]))
-    assert (await g.users.by_user_id(world.room1).events.get()).value == []
+    kept = (await g.users.by_user_id(world.room1).events.get()).value
+    assert len(kept) == 1 and kept[0].is_cancelled
     bob = (await g.users.by_user_id(world.bob).events.get()).value
     assert len(bob) == 1 and bob[0].is_cancelled
+    # inviting the room again: it answers anew and its copy is live again
+    await (
+        g.users.by_user_id(world.alice)
+        .events.by_event_id(org.id)
+        .patch(Event(attendees=[room(world.room1)]))
+    )
+    again = (await g.users.by_user_id(world.room1).events.get()).value
+    assert len(again) == 1 and not again[0].is_cancelled
+    assert again[0].id == kept[0].id and again[0].subject == "Alice Smith"
+    mine = await g.users.by_user_id(world.alice).events.by_event_id(org.id).get()
+    assert _statuses(mine)[world.room1] == ResponseType.Accepted
 
 
 async def test_response_kinds_and_send_response_false(world: World) -> None:

@@ -163,7 +163,9 @@ async def test_organizer_delete_cancels_copies(world: World) -> None:
         event("Doomed", soon(2), attendees=[attendee(world.bob), room(world.room1)])
     )
     await g.users.by_user_id(world.alice).events.by_event_id(org.id).delete()
-    assert await _room_events(g, world.room1) == [], "rooms drop cancelled meetings"
+    kept = await _room_events(g, world.room1)
+    assert len(kept) == 1 and kept[0].is_cancelled, "RemoveCanceledMeetings is false by default"
+    assert kept[0].subject == "Canceled: Alice Smith"
     bob = await _room_events(g, world.bob)
     assert len(bob) == 1 and bob[0].is_cancelled
 

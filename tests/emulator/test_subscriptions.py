@@ -1,4 +1,4 @@
-"""Change notifications (issue 3): subscriptions, handshake, delivery, faults, lifecycle.
+"""Change notifications: subscriptions, handshake, delivery, faults, lifecycle.
 
 Graph calls go through the real msgraph-sdk (raw httpx only for $batch); a real aiohttp
 webhook receiver runs on 127.0.0.1 in the test's event loop, so the control API is
@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -164,11 +165,14 @@ async def test_create_rules_lifetime_client_state_resource_and_urls(
     g = world.client()
     url = receiver.url()
     now = world.emu.clock_now()
-    capped = await _subscribe(g, world.alice, url, expires=now + timedelta(days=30))
-    assert abs(capped.expiration_date_time - (now + timedelta(minutes=10_080))) < timedelta(
-        seconds=30
+    with pytest.raises(ODataError) as too_far:
+        await _subscribe(g, world.alice, url, expires=now + timedelta(days=30))
+    assert too_far.value.response_status_code == 400
+    assert too_far.value.error.code == "ExtensionError"
+    assert too_far.value.error.message == (
+        "Subscription expiration can only be 10080 minutes in the future."
     )
-    await g.subscriptions.by_subscription_id(capped.id).delete()
+    assert (await g.subscriptions.get()).value == [], "refused, not capped"
     raised = await _subscribe(g, world.alice, url, expires=now + timedelta(minutes=5))
     assert abs(raised.expiration_date_time - (now + timedelta(minutes=45))) < timedelta(seconds=30)
     await g.subscriptions.by_subscription_id(raised.id).delete()
@@ -308,11 +312,12 @@ async def test_room_mailbox_notifications_include_the_attendants_own_writes(
     )
     await world.emu.aflush_notifications()
     assert len(receiver.items("/room")) == 1
-    # the organizer deletes: the attendant removes the room copy
+    # the organizer deletes: the room keeps its copy, cancelled (RemoveCanceledMeetings
+    # false by default), which is an update of that copy
     await g.users.by_user_id(world.alice).events.by_event_id(org.id).delete()
     await world.emu.aflush_notifications()
     assert [(i["changeType"], i["resourceData"]["id"]) for i in receiver.items("/room")][1:] == [
-        ("deleted", copy.id)
+        ("updated", copy.id)
     ]
 
 
@@ -557,6 +562,47 @@ async def test_renewal_extends_via_sdk_and_batch(world: World, receiver: Receive
     assert _vtime(item["subscriptionExpirationDateTime"]) == still.expiration_date_time
 
 
+async def test_lifetime_beyond_10080_minutes_is_refused_on_the_virtual_clock(
+    world: World, receiver: Receiver
+) -> None:
+    """Create and renew past the maximum fail with 400 ExtensionError (not capped),
+    measured on the emulator's clock; up to the maximum is granted as asked."""
+    g = world.client()
+    url = receiver.url()
+    await world.emu.aclock_advance(2 * 24 * 3600)  # Graph's clock is two days ahead
+    vnow = world.emu.clock_now()
+    longest = vnow + timedelta(minutes=10_080) - timedelta(seconds=30)
+    sub = await _subscribe(g, world.alice, url, expires=longest)
+    assert abs(sub.expiration_date_time - longest) < timedelta(seconds=1), "granted as asked"
+    # eight real days would be refused on the real clock, not on Graph's
+    assert _in(8) < vnow + timedelta(minutes=10_080)
+    renewed = await g.subscriptions.by_subscription_id(sub.id).patch(
+        Subscription(expiration_date_time=_in(8))
+    )
+    assert abs(renewed.expiration_date_time - _in(8)) < timedelta(seconds=30)
+
+    beyond = world.emu.clock_now() + timedelta(minutes=10_080, seconds=90)
+    with pytest.raises(ODataError) as err:
+        await _subscribe(g, world.bob, url, expires=beyond)
+    assert (err.value.response_status_code, err.value.error.code) == (400, "ExtensionError")
+    assert (
+        err.value.error.message
+        == "Subscription expiration can only be 10080 minutes in the future."
+    )
+    with pytest.raises(ODataError) as err:
+        await g.subscriptions.by_subscription_id(sub.id).patch(
+            Subscription(expiration_date_time=beyond)
+        )
+    assert (err.value.response_status_code, err.value.error.code) == (400, "ExtensionError")
+    kept = await g.subscriptions.by_subscription_id(sub.id).get()
+    assert kept.expiration_date_time == renewed.expiration_date_time, (
+        "a refused renewal changes nothing"
+    )
+    assert [s.resource for s in (await g.subscriptions.get()).value] == [
+        f"/users/{world.alice}/events"
+    ]
+
+
 async def test_each_lifecycle_event_arrives_with_the_documented_shape(
     world: World, receiver: Receiver
 ) -> None:
@@ -711,6 +757,52 @@ def test_endpoint_states_follow_the_documented_thresholds() -> None:
     assert few.state("e", t0) == "ok", "too few answers to judge"
     gaps = [backoff(n).total_seconds() for n in range(1, 12)]
     assert gaps[:4] == [15, 30, 60, 120] and max(gaps) == 1800
+
+
+async def test_the_apps_requested_lifetime_survives_clock_skew(
+    world: World, receiver: Receiver
+) -> None:
+    """Our clock 30 minutes ahead of Graph's: asking for the full 10,080 minutes is
+    refused, the app's capped request (with its safety margin) is granted, on create
+    and on renew."""
+    from bookker_sync.graph.errors import GraphError
+    from bookker_sync.graph.subscriptions import LONGEST_REQUEST, SubscriptionsApi, capped_expiry
+    from bookker_sync.graph.transport import GraphTransport
+    from bookker_sync.settings import load_settings
+    from bookker_sync.sync.subscriptions.ensure import expiry
+
+    api = SubscriptionsApi(GraphTransport(world.client(), max_concurrency=4, max_retries=0))
+    ours = world.emu.clock_now() + timedelta(minutes=30)
+    full = ours + timedelta(minutes=10_080)
+    urls = {
+        "notification_url": receiver.url("/api/graph/notifications"),
+        "lifecycle_url": receiver.url("/api/graph/lifecycle"),
+        "client_state": "c" * 64,
+    }
+    with pytest.raises(GraphError) as err:
+        await api.create(world.room1, expires_at=full, **urls)
+    assert (err.value.status, err.value.code) == (400, "ExtensionError")
+    asked = capped_expiry(ours, full)
+    assert asked == ours + LONGEST_REQUEST < full
+    # what the app asks for with its default SUBSCRIPTION_LIFETIME_MINUTES (10080)
+    settings = load_settings(
+        {
+            "GRAPH_CLIENT_ID": CLIENT_ID,
+            "GRAPH_CLIENT_SECRET": SECRET,
+            "WEBHOOK_BASE_URL": "https://localhost/api",
+            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        }
+    )
+    assert settings.sync.subscription_lifetime_minutes == 10_080
+    assert expiry(SimpleNamespace(settings=settings), ours) == asked  # type: ignore[arg-type]
+    created = await api.create(world.room1, expires_at=asked, **urls)
+    assert abs(created.expires_at - asked) < timedelta(seconds=1)
+    await world.emu.aclock_advance(3 * 24 * 3600)
+    ours = world.emu.clock_now() + timedelta(minutes=30)
+    with pytest.raises(GraphError):
+        await api.renew(created.id, ours + timedelta(minutes=10_080))
+    renewed = await api.renew(created.id, capped_expiry(ours, ours + timedelta(minutes=10_080)))
+    assert abs(renewed.expires_at - (ours + LONGEST_REQUEST)) < timedelta(seconds=1)
 
 
 async def test_the_apps_own_subscription_calls_work(world: World, receiver: Receiver) -> None:

@@ -83,7 +83,7 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
 
-# Settings the app is about to read (DESIGN.md §10, API authentication): the template sets
+# Settings the app is about to read (API authentication): the template sets
 # them already (apiAuth=entra by default), the code's SETTING_NAMES doesn't list them yet.
 UPCOMING_APP_SETTINGS = {"API_AUTH", "API_AUTH_ISSUER", "API_AUTH_AUDIENCE"}
 

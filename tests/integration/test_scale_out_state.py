@@ -46,13 +46,29 @@ async def test_three_instances_share_one_write_budget_per_tenant(instances) -> N
     started = time.monotonic()
     await asyncio.gather(*(instance(r) for r in instances))
     elapsed = time.monotonic() - started
-    # 120 writes at 10 per 0.5 s slot need at least 11 slot boundaries: one per-process
-    # budget each (three budgets) would be done in a third of that.
-    assert elapsed >= 11 * SLOT - 0.1, elapsed
+    # 120 writes at 10 per 0.5 s slot span 12 slots (at least 10 whole ones): three
+    # per-process budgets would be done in a third of that.
+    assert elapsed >= 10 * SLOT, elapsed
     grants.sort()
     window = 5 * SLOT  # like Graph's 20 s against 4 s slots: at most 6 slots in a window
     peak = max(sum(1 for t in grants if g <= t < g + window) for g in grants)
-    assert peak <= 6 * PER_SLOT, peak
+    # (+ one slot: a grant is noted here after its storage round trip, a little late)
+    assert peak <= 7 * PER_SLOT, peak
+
+
+async def test_racing_instances_never_grant_past_a_slots_limit(instances) -> None:
+    from bookker_sync.storage import rate_budget
+
+    key = f"k-{uuid.uuid4().hex}"
+
+    async def instance(repos: Repositories) -> int:
+        won = 0
+        for _ in range(10):
+            won += await rate_budget.try_take(repos.write_budget, key, 7, 3, 20)
+        return won
+
+    granted = await asyncio.gather(*(instance(r) for r in instances))
+    assert sum(granted) * 3 == 18  # six grants of 3 fit in 20, a seventh never does
 
 
 async def test_a_clock_behind_never_resets_the_slot(instances) -> None:

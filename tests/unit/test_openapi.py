@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from bookker_sync.functions import api_models
 from bookker_sync.functions.openapi import openapi_document
-from bookker_sync.sync import api_models
 
 DOC = openapi_document()
 METHODS = ("get", "put", "post", "patch", "delete")

@@ -202,6 +202,25 @@ class TestGone:
         assert reconcile(stored, remote, make_ctx()) == [InspectOrganizer("bk-1")]
 
 
+@pytest.mark.parametrize("source", list(BookingSource))
+def test_a_cancelled_room_copy_of_a_cancelled_booking_is_not_declined_again(
+    source: BookingSource,
+) -> None:
+    """Rooms keep cancelled meetings (Exchange's RemoveCanceledMeetings is false by
+    default): the copy still reads "accepted" but it is cancelled, not held, so it is
+    not a lost outbound write to repeat (Graph refuses to answer a cancelled meeting)."""
+    stored = make_booking(status=BookingStatus.CANCELLED, source=source)
+    remote = make_event(change_key="ck-2", is_cancelled=True, subject="Canceled: Ana")
+    assert reconcile(stored, remote, make_ctx()) == [Ignore("booking already cancelled")]
+
+
+def test_a_cancelled_room_copy_cancels_a_confirmed_outlook_booking_whatever_it_says() -> None:
+    # a cancelled copy keeps the room's "accepted" and may carry new times: still gone
+    stored = make_booking(source=BookingSource.OUTLOOK)
+    remote = make_event(change_key="ck-2", is_cancelled=True, start=at(12), end=at(13))
+    assert reconcile(stored, remote, make_ctx()) == [CancelBooking("bk-1", CANCELLED_IN_OUTLOOK)]
+
+
 def test_removed_marker_wins_over_everything_else() -> None:
     # even a removal that still carries a rule-breaking time is just a removal
     remote = make_event(removed=True, start=at(10), end=at(9), response=Response.DECLINED)

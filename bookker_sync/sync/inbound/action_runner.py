@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import quote
 
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.lifecycle import Transition, TransitionError
@@ -30,6 +29,7 @@ from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.event_json import parse_event, time_patch
+from bookker_sync.graph.room_writes import decline_item
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -206,8 +206,7 @@ class ActionRunner:
                 await self._settle(write, result)
 
     def _batch_item(self, write: DeclineRoomEvent, item_id: str) -> BatchItem:
-        url = f"/users/{self.index.room}/events/{_segment(write.room_event_id)}/decline"
-        return BatchItem(item_id, "POST", url, {"comment": write.reason, "sendResponse": True})
+        return decline_item(item_id, self.index.room, write.room_event_id, write.reason)
 
     async def _settle(self, write: DeclineRoomEvent, result: BatchResult) -> None:
         # Not sent (424 after an earlier failure, 429, 5xx): declined alone, with retries.
@@ -264,8 +263,3 @@ def _adopt_copy(rec: BookingRecord, remote: RemoteEvent) -> None:
     ref = rec.booking.outlook
     ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
     rec.resource_event = remote.raw
-
-
-def _segment(value: str) -> str:
-    """An id as one URL path segment (ids may hold '/', '+', '=')."""
-    return quote(value, safe="")

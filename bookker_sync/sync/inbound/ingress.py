@@ -12,9 +12,11 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bookker_sync import telemetry
+from bookker_sync.graph.graph_types import NotificationJson
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import SubscriptionIndex
 from bookker_sync.sync.inbound.poke_writer import writer_for
 from bookker_sync.sync.messages import LifecycleMessage
@@ -49,7 +51,7 @@ async def _index(services: Services, subscription_id: str) -> SubscriptionIndex 
     return stored.value
 
 
-def _reject(result: IngressResult, reason: str, item: dict[str, Any]) -> None:
+def _reject(result: IngressResult, reason: str, item: NotificationJson) -> None:
     result.rejected += 1
     result.reasons[reason] = result.reasons.get(reason, 0) + 1
     telemetry.NOTIFICATIONS_REJECTED.add(1, {"reason": reason})
@@ -62,11 +64,13 @@ def _reject(result: IngressResult, reason: str, item: dict[str, Any]) -> None:
 
 
 async def _authentic(
-    services: Services, item: Any, result: IngressResult, unknown: set[str]
+    services: Services, value: Any, result: IngressResult, unknown: set[str]
 ) -> SubscriptionIndex | None:
-    if not isinstance(item, dict):
+    if not isinstance(value, dict):
         _reject(result, "not an object", {})
         return None
+    # Shape only: every field is still checked below (it's untrusted input).
+    item = cast(NotificationJson, value)
     sub_id, state, tenant = (
         item.get("subscriptionId"),
         item.get("clientState"),
@@ -93,7 +97,7 @@ async def _authentic(
     return index
 
 
-def _payload(item: dict[str, Any]) -> dict[str, Any]:
+def _payload(item: NotificationJson) -> JsonObject:
     """The item without its clientState, for the lifecycle worker's log. A queue message
     holds 64 KB: a bigger (or unserialisable) item is kept as a truncated text, so one
     odd item can't make the whole batch fail (503) on every retry."""

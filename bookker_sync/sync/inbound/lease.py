@@ -1,4 +1,4 @@
-"""Per-mailbox sync state under ETag: the lease with its dirty flag (DESIGN.md §2).
+"""Per-mailbox sync state under ETag: the lease with its dirty flag.
 
 One worker syncs a mailbox at a time. A poke that finds the lease taken only marks the
 mailbox dirty; the holder runs once more before it lets go, so bursts of N
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.storage.optimistic import update_document
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync.services import Services
@@ -40,7 +41,7 @@ async def mutate_state(
     change: Callable[[MailboxState], bool],
 ) -> MailboxState:
     """Read-modify-write of the mailbox's state; ``change`` returns False for no write."""
-    key = mailbox.lower()
+    key = Mailbox(mailbox)
     return await update_document(
         services.repos.mailboxes, tenant_id, key, change,
         create=lambda: MailboxState(tenant_id=tenant_id, mailbox=key), attempts=MAX_RACES,

@@ -1,4 +1,4 @@
-"""``sync_mailbox``: one room mailbox brought up to date (DESIGN.md §2).
+"""``sync_mailbox``: one room mailbox brought up to date.
 
 lease(mailbox) → calendarView/delta since the stored link → reconcile each item →
 apply → save the link (only after the page's actions are applied) → release, or run
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
 from bookker_sync.domain.reconcile import (
     CANCELLED_IN_OUTLOOK,
@@ -63,7 +64,7 @@ async def sync_mailbox(
     notified_at: datetime | None = None,
     unless_synced_after: datetime | None = None,
 ) -> SyncResult:
-    result = SyncResult(mailbox=mailbox.lower())
+    result = SyncResult(mailbox=Mailbox(mailbox))
     tenant = await get_tenant(services, tenant_id)
     if notified_at is not None:
         await _note_notification(services, tenant_id, mailbox, notified_at)
@@ -90,7 +91,7 @@ async def sync_mailbox(
             # keeps its first moment: any sync since then has covered the poke.
             delay = int(min(max(acquired.follow_up_seconds, 1), MAX_FOLLOW_UP_SECONDS))
             follow_up = MailboxSyncMessage(
-                tenant_id=tenant_id, mailbox=mailbox.lower(),
+                tenant_id=tenant_id, mailbox=Mailbox(mailbox),
                 unless_synced_after=unless_synced_after or services.clock.now(),
             )  # fmt: skip
             await messages.send(services.queues, follow_up, delay_seconds=delay)
@@ -129,7 +130,7 @@ async def _run_once(
     start = now - timedelta(days=horizon.horizon_past_days)
     end = now + timedelta(days=horizon.horizon_future_days)
     space = (await services.repos.spaces.get(tenant_id, space_id)).value
-    index = await RoomIndex.load(services, tenant_id, space, mailbox.lower(), start)
+    index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), start)
     runner = ActionRunner(services, calendar, index)
     state = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
     link = None if full else state.delta_link
@@ -265,6 +266,6 @@ async def _note_notification(
 
 
 async def _synced_since(services: Services, tenant_id: str, mailbox: str, moment: datetime) -> bool:
-    stored = await services.repos.mailboxes.find(tenant_id, mailbox.lower())
+    stored = await services.repos.mailboxes.find(tenant_id, Mailbox(mailbox))
     last = stored.value.last_sync_at if stored else None
     return last is not None and last >= moment

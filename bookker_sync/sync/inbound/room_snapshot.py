@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, BookingStatus, Space, User
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.storage.repositories import BookingRecord
@@ -57,9 +58,9 @@ class RoomIndex:
         ]
 
     async def organizer(self, services: Services, email: str | None) -> User | None:
-        if not email:
+        key = Mailbox.parse(email)
+        if key is None:  # none, or not an address a user can have
             return None
-        key = email.lower()
         if key not in self.users:
             self.users[key] = await services.repos.user_by_email(self.tenant_id, key)
         return self.users[key]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.storage.repositories import DeclineRecord
 from bookker_sync.sync.services import Services
@@ -55,7 +56,7 @@ async def record_decline(
             return  # a replayed delta page: already recorded
         now = services.clock.now()
         record = DeclineRecord(
-            tenant_id=tenant_id, space_id=space_id, mailbox=mailbox.lower(),
+            tenant_id=tenant_id, space_id=space_id, mailbox=Mailbox(mailbox),
             room_event_id=room_event_id, reason=reason[:1000], rules=list(rules), at=now,
         )  # fmt: skip
         await services.repos.declines.upsert(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.storage.queues import APP_QUEUES, poison_queue
@@ -13,7 +13,47 @@ from bookker_sync.storage.repositories import TENANT_PARTITION, SubscriptionStat
 from bookker_sync.sync.services import Services
 
 
-async def health_report(services: Services) -> dict[str, Any]:
+class StorageHealth(TypedDict):
+    reachable: bool
+    error: NotRequired[str]
+
+
+class GraphTraffic(TypedDict):
+    requests: int
+    throttled: int
+    retries: int
+
+
+class SubscriptionCounts(TypedDict):
+    active: int
+    expiringWithin24h: int
+    failing: int
+    needsConsent: int
+    missing: int
+
+
+class TenantHealth(TypedDict):
+    tenantId: str
+    mode: str
+    rooms: int
+    subscriptions: SubscriptionCounts
+    oldestSuccessfulSync: str | None
+    maxSyncLagSeconds: float | None
+    syncFailures: int
+
+
+class HealthReport(TypedDict):
+    """GET /api/health's JSON (camelCase keys: it is the response body)."""
+
+    status: Literal["ok", "degraded", "unhealthy"]
+    time: str
+    storage: StorageHealth
+    graph: NotRequired[GraphTraffic]
+    poisonQueues: NotRequired[dict[str, int]]
+    tenants: NotRequired[list[TenantHealth]]
+
+
+async def health_report(services: Services) -> HealthReport:
     try:
         await asyncio.wait_for(services.repos.ping(), timeout=5)
     except Exception as exc:  # any failure means "not reachable" for the report
@@ -44,13 +84,13 @@ async def health_report(services: Services) -> dict[str, Any]:
     }
 
 
-async def _tenant_summary(services: Services, tenant_id: str) -> dict[str, Any]:
+async def _tenant_summary(services: Services, tenant_id: str) -> TenantHealth:
     tenant = (await services.repos.tenants.get(TENANT_PARTITION, tenant_id)).value
     now = services.clock.now()
     records = await services.repos.subscriptions.list(tenant_id)
     states = await services.repos.mailboxes.list(tenant_id)
     soon = now + timedelta(hours=24)
-    counts = {
+    counts: SubscriptionCounts = {
         "active": sum(r.state is SubscriptionState.ACTIVE for r in records),
         "expiringWithin24h": sum(
             r.state is SubscriptionState.ACTIVE and r.expires_at is not None and r.expires_at < soon

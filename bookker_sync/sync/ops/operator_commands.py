@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.places import Room
@@ -117,11 +118,11 @@ def space_id_for(address: str, taken: set[str]) -> str:
 
 def map_rooms(rooms: Sequence[Room], spaces: Sequence[Space]) -> list[RoomMapping]:
     """Existing space with the room's address → kept; else a new space id."""
-    by_email = {(s.resource_email or "").lower(): s for s in spaces if s.resource_email}
+    by_email = {Mailbox(s.resource_email): s for s in spaces if s.resource_email}
     taken = {s.id.lower() for s in spaces}
     mappings = []
     for room in rooms:
-        space = by_email.get(room.email.lower())
+        space = by_email.get(Mailbox(room.email))
         if space is not None:
             mappings.append(RoomMapping(room, space.id, existing=True))
             continue
@@ -190,7 +191,7 @@ async def _onboard_room(services: Services, tenant: Tenant, mapping: RoomMapping
 
 
 async def _record(services: Services, tenant_id: str, mailbox: str) -> SubscriptionRecord | None:
-    stored = await services.repos.subscriptions.find(tenant_id, mailbox.lower())
+    stored = await services.repos.subscriptions.find(tenant_id, Mailbox(mailbox))
     return stored.value if stored else None
 
 
@@ -233,7 +234,7 @@ async def resync(
     """Full resync of each room: inline (same lease as the workers), or queued."""
     outcomes = []
     for space in spaces:
-        mailbox = (space.resource_email or "").lower()
+        mailbox = Mailbox(space.resource_email or "")  # rooms_of: only spaces with one
         with log_scope(tenant=tenant_id, mailbox=mailbox, function="resync"):
             outcome = await _resync_one(services, tenant_id, space.id, mailbox, enqueue)
             log.info("resync of %s: %s", mailbox, outcome.detail)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, TenantMode
 from bookker_sync.storage.queue_admin import QueueAdmin
 from bookker_sync.storage.queues import APP_QUEUES, poison_queue
@@ -148,9 +149,9 @@ def _ago(delta: timedelta) -> str:
     return human_span(delta.total_seconds())
 
 
-def room_mailbox(tenant: Tenant, space: Space) -> str | None:
+def room_mailbox(tenant: Tenant, space: Space) -> Mailbox | None:
     """The room mailbox this space syncs with, or None (unidirectional / no mailbox)."""
-    return (space.resource_email or "").lower() if wants_subscription(tenant, space) else None
+    return Mailbox.parse(space.resource_email) if wants_subscription(tenant, space) else None
 
 
 async def status_report(
@@ -201,8 +202,8 @@ async def _tenant_status(
         services.repos.bookings.list(tenant.id, "UpdatedAt ge @t", t=now - CHANGES_WINDOW),
         declines.recent_by_room(services, tenant.id, per_room),
     )
-    by_mailbox = {r.mailbox.lower(): r for r in records}
-    state_of = {s.mailbox.lower(): s for s in states}
+    by_mailbox = {Mailbox(r.mailbox): r for r in records}
+    state_of = {Mailbox(s.mailbox): s for s in states}
     changes = _changes_by_space([r.booking for r in recent], changes_per_room)
     interval = timedelta(minutes=services.settings.sync.reconcile_interval_minutes)
     for space in sorted(spaces, key=lambda s: (s.name.lower(), s.id)):
@@ -218,10 +219,7 @@ async def _tenant_status(
             subscription_state=record.state.value if record else NO_SUBSCRIPTION,
             subscription_expires_at=record.expires_at if record else None,
             subscription_error=record.last_error if record else None,
-            last_notification_at=_latest(
-                state.last_notification_at if state else None,
-                record.last_notification_at if record else None,
-            ),
+            last_notification_at=state.last_notification_at if state else None,
             last_sync_at=state.last_sync_at if state else None,
             lag_seconds=samples[-1][1] if samples else None,
             consecutive_failures=state.consecutive_failures if state else 0,
@@ -231,11 +229,6 @@ async def _tenant_status(
             declines=declined.get(space.id, []),
         ))  # fmt: skip
     return result
-
-
-def _latest(*moments: datetime | None) -> datetime | None:
-    known = [m for m in moments if m is not None]
-    return max(known) if known else None
 
 
 def _changes_by_space(bookings: list[Booking], per_room: int) -> dict[str, list[BookingChange]]:

@@ -1,4 +1,4 @@
-"""Bookings made in Bookker and written to Outlook (DESIGN.md §1, §2, §5).
+"""Bookings made in Bookker and written to Outlook.
 
 Order of a creation: rules → claim the slot in the space ledger (a hold) → create the
 Outlook event (transactionId = booking id, so a retried POST never makes a second
@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.models import (
@@ -34,9 +33,9 @@ from bookker_sync.graph.event_json import (
     extension_body,
     graph_local_datetime,
     new_event_body,
-    parse_graph_datetime,
     time_patch,
 )
+from bookker_sync.graph.graph_types import GraphEvent
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -160,7 +159,7 @@ async def create_booking(
         for b, copy in zip(pending, copies, strict=True)
     ]
     for booking, copy in zip(bookings, copies, strict=True):
-        await _store_new(services, BookingRecord(booking=booking, organizer_event=copy))
+        await _store_new(services, BookingRecord(booking=booking, organizer_event=copy.raw))
     await services.ledger.confirm(tenant_id, space.id, claims)
     return Created(bookings=bookings, series_id=series_id, replayed=False)
 
@@ -217,7 +216,7 @@ async def _write_outlook(
     body: NewBooking,
     booking_id: str,
     claims: list[Claim],
-) -> list[dict[str, Any]]:
+) -> list[GraphEvent]:
     """Create the event (or series) in the user's calendar; one JSON copy per claim."""
     calendar = services.graph.calendar(tenant.graph_tenant_id)
     room = room_of(tenant, space)
@@ -246,12 +245,12 @@ async def _write_outlook(
 
 
 async def _match_instances(
-    calendar: CalendarApi, mailbox: str, master: dict[str, Any], claims: list[Claim]
-) -> list[dict[str, Any]]:
+    calendar: CalendarApi, mailbox: str, master: GraphEvent, claims: list[Claim]
+) -> list[GraphEvent]:
     window_start = claims[0].start - timedelta(days=1)
     window_end = claims[-1].end + timedelta(days=1)
-    instances = await calendar.instances(mailbox, str(master["id"]), window_start, window_end)
-    by_start = {parse_graph_datetime(i.get("start")): i for i in instances}
+    instances = await calendar.instances(mailbox, master.id, window_start, window_end)
+    by_start = {i.start: i for i in instances}
     missing = [c for c in claims if c.start not in by_start]
     if missing:
         raise GraphError(
@@ -268,7 +267,7 @@ def _new_booking(
     subject: str,
     claim: Claim,
     series_id: str | None,
-    copy: dict[str, Any] | None,
+    copy: GraphEvent | None,
     now: datetime,
 ) -> Booking:
     return Booking(
@@ -281,19 +280,20 @@ def _new_booking(
         subject=subject,
         source=BookingSource.BOOKKER,
         series_id=series_id,
-        outlook=_outlook_ref(tenant, space, user, copy or {}),
+        outlook=_outlook_ref(tenant, space, user, copy),
         created_at=now,
         updated_at=now,
     )
 
 
-def _outlook_ref(tenant: Tenant, space: Space, user: User, copy: dict[str, Any]) -> OutlookRef:
+def _outlook_ref(tenant: Tenant, space: Space, user: User, copy: GraphEvent | None) -> OutlookRef:
+    """Where the booking lives in Outlook (before the event exists: only the mailboxes)."""
     return OutlookRef(
-        i_cal_uid=copy.get("iCalUId"),
+        i_cal_uid=copy.i_cal_uid if copy else None,
         organizer_mailbox=user.email,
-        organizer_event_id=copy.get("id"),
-        change_key=copy.get("changeKey"),
-        series_master_id=copy.get("seriesMasterId"),
+        organizer_event_id=copy.id if copy else None,
+        change_key=copy.change_key if copy else None,
+        series_master_id=copy.series_master_id if copy else None,
         resource_mailbox=room_of(tenant, space),
     )
 
@@ -381,7 +381,7 @@ async def _patch_outlook(
     start: datetime,
     end: datetime,
     subject: str | None,
-) -> dict[str, Any]:
+) -> GraphEvent | None:
     ref = booking.outlook
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
@@ -397,7 +397,7 @@ async def _save_update(
     start: datetime,
     end: datetime,
     subject: str | None,
-    event: dict[str, Any],
+    event: GraphEvent | None,
     now: datetime,
 ) -> Booking:
     def change(record: BookingRecord) -> bool:
@@ -405,9 +405,9 @@ async def _save_update(
         b.start, b.end = start, end
         if subject is not None:
             b.subject = subject
-        if event:
-            record.organizer_event = event
-            b.outlook.change_key = event.get("changeKey") or b.outlook.change_key
+        if event is not None:
+            record.organizer_event = event.raw
+            b.outlook.change_key = event.change_key or b.outlook.change_key
         return True
 
     return (await mutate(services, stored, change)).booking

@@ -49,7 +49,7 @@ async def _room_declines(
     room_event_id = ref.resource_event_id
     if room_event_id is None and ref.i_cal_uid:
         found = await calendar.find_by_ical_uid(ref.resource_mailbox, ref.i_cal_uid)
-        room_event_id = str(found["id"]) if found else None
+        room_event_id = found.id if found else None
     if room_event_id is None:
         log.info("cancellation of %s: the room holds no copy to decline", booking.id)
         return

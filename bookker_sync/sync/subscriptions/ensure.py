@@ -1,4 +1,4 @@
-"""Keeping every bidirectional room subscribed (DESIGN.md §2 "Lifecycle", issue 6).
+"""Keeping every bidirectional room subscribed.
 
 A subscription is created when a bidirectional space gets a room mailbox (then an
 initial full delta sync runs), recreated when Graph removed it, and deleted when the
@@ -11,9 +11,15 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
-from bookker_sync.graph.subscriptions import RemoteSubscription, SubscriptionsApi, events_resource
+from bookker_sync.graph.subscriptions import (
+    RemoteSubscription,
+    SubscriptionsApi,
+    capped_expiry,
+    events_resource,
+)
 from bookker_sync.storage.repositories import (
     SubscriptionIndex,
     SubscriptionRecord,
@@ -35,13 +41,14 @@ def new_client_state() -> str:
 
 
 def expiry(services: Services, now: datetime) -> datetime:
-    return now + timedelta(minutes=services.settings.sync.subscription_lifetime_minutes)
+    wanted = now + timedelta(minutes=services.settings.sync.subscription_lifetime_minutes)
+    return capped_expiry(now, wanted)
 
 
 async def request_sync(services: Services, tenant_id: str, mailbox: str, *, full: bool) -> None:
     await messages.send(
         services.queues,
-        MailboxSyncMessage(tenant_id=tenant_id, mailbox=mailbox.lower(), full=full),
+        MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox), full=full),
     )
 
 
@@ -50,7 +57,7 @@ async def ensure_space(services: Services, tenant: Tenant, space: Space) -> None
     records = [
         r for r in await services.repos.subscriptions.list(tenant.id) if r.space_id == space.id
     ]
-    wanted = (space.resource_email or "").lower() if wants_subscription(tenant, space) else None
+    wanted = Mailbox.parse(space.resource_email) if wants_subscription(tenant, space) else None
     for record in records:
         if record.mailbox != wanted:
             await remove(services, record)

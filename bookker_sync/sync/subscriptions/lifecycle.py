@@ -3,7 +3,7 @@
 - ``ensure`` / ``ensureTenant``: converge subscriptions after a space or tenant changed;
 - ``subscriptionRemoved`` → recreate, then full delta resync;
 - ``missed`` → delta resync;
-- ``reauthorizationRequired`` → reauthorize (no PATCH too: graph-facts says not both
+- ``reauthorizationRequired`` → reauthorize (no PATCH too: Graph's lifecycle docs say not both
   within 10 minutes);
 - any other lifecycleEvent → logged with its payload and ignored (new kinds appear).
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import SubscriptionRecord
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.messages import LifecycleMessage
@@ -106,6 +106,6 @@ async def _reauthorize(services: Services, record: SubscriptionRecord) -> None:
     )
 
 
-def _redacted(payload: dict[str, Any]) -> dict[str, Any]:
+def _redacted(payload: JsonObject) -> JsonObject:
     """Never log a clientState."""
     return {k: ("***" if k.lower() == "clientstate" else v) for k, v in payload.items()}

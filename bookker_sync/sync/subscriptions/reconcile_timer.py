@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
@@ -44,7 +45,7 @@ async def reconcile_all(services: Services, *, force: bool = False) -> Reconcile
             if not wants_subscription(tenant, space):
                 continue
             report.rooms += 1
-            mailbox = (space.resource_email or "").lower()
+            mailbox = Mailbox(space.resource_email or "")  # wants_subscription: it has one
             if mailbox not in subscribed:
                 await messages.send(
                     services.queues,

@@ -20,10 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
+from bookker_sync.graph.batch import MAX_BATCH, BatchResult, send_batch
 from bookker_sync.graph.errors import GraphError
-from bookker_sync.graph.event_json import parse_instant
-from bookker_sync.graph.subscriptions import GATE
+from bookker_sync.graph.subscriptions import GATE, granted_expiry, renew_item
 from bookker_sync.storage import rate_budget
 from bookker_sync.storage.repositories import BudgetSlot, SubscriptionRecord, SubscriptionState
 from bookker_sync.storage.tables import DocumentTable
@@ -177,12 +176,8 @@ async def _renew_chunk(
     graph_tenant = chunk[0].graph_tenant_id
     expiries = {r.mailbox: new_expiry(services, now) for r in chunk}
     items = [
-        BatchItem(
-            id=str(i), method="PATCH", url=f"/subscriptions/{r.subscription_id}",
-            body={"expirationDateTime": expiries[r.mailbox].strftime("%Y-%m-%dT%H:%M:%S.0000000Z")},
-        )
-        for i, r in enumerate(chunk)
-    ]  # fmt: skip
+        renew_item(str(i), str(r.subscription_id), expiries[r.mailbox]) for i, r in enumerate(chunk)
+    ]
     try:
         results = await send_batch(services.graph.transport(graph_tenant), GATE, items)
     except GraphError as exc:
@@ -207,9 +202,8 @@ async def _settle(
 ) -> None:
     now = services.clock.now()
     if result.ok:
-        granted = (result.body or {}).get("expirationDateTime")
         updated = record.model_copy(update={
-            "expires_at": parse_instant(granted) or expires, "renewed_at": now,
+            "expires_at": granted_expiry(result) or expires, "renewed_at": now,
             "state": SubscriptionState.ACTIVE, "consecutive_failures": 0, "last_error": None,
             "next_attempt_at": None,
         })  # fmt: skip
