@@ -138,7 +138,7 @@ async def hammer(url: str, bodies: list[bytes], seconds: float = SECONDS) -> dic
         began = time.monotonic()
         await asyncio.gather(*(sender(n) for n in range(SENDERS)))
         elapsed = time.monotonic() - began
-    q = statistics.quantiles(latencies, n=100)
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"rate": len(latencies) / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000,
             "max": max(latencies) * 1000, "errors": errors, "count": len(latencies)}  # fmt: skip
 
