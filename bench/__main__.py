@@ -13,8 +13,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHES = ("graph_cost", "ingress", "convergence", "scale_out", "scale")
+BENCHES = ("cold_start", "graph_cost", "ingress", "convergence", "scale_out", "scale")
 WHAT = {
+    "cold_start": "a fresh app process: import, first validation answer, first notification",
     "graph_cost": "Graph requests per change of this design vs the per-notification design, "
     "both run on the same bursts (bench/baseline_worker.py), each $batch item counted",
     "ingress": "the webhook vs a bare validate + one queue write server, same senders, "

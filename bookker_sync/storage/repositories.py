@@ -9,7 +9,7 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.graph.graph_types import EventJson
 from bookker_sync.storage.tables import DocumentTable
@@ -24,6 +24,9 @@ SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
 WRITE_BUDGET_TABLE = "writebudget"
+EVENTS_TABLE = "events"  # storage/event_log.py
+EVENT_PUSH_TABLE = "eventpush"
+DEAD_LETTERS_TABLE = "eventdeadletters"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -36,7 +39,11 @@ APP_TABLES = (
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
     WRITE_BUDGET_TABLE,
+    EVENTS_TABLE,
+    EVENT_PUSH_TABLE,
+    DEAD_LETTERS_TABLE,
 )
+PUSH_ROW = "push"
 TENANT_PARTITION = "tenant"
 
 
@@ -48,6 +55,10 @@ class BookingRecord(BaseModel):
     booking: Booking
     organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
     resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
+    # When an Outlook copy was last written or read back (the booking's "sync" state).
+    synced_at: datetime | None = Field(default=None, alias="syncedAt")
+    # Why Outlook could not be told (a refused write), until a later write succeeds.
+    sync_error: str | None = Field(default=None, alias="syncError")
 
 
 class MailboxState(BaseModel):
@@ -67,6 +78,7 @@ class MailboxState(BaseModel):
     last_notification_at: datetime | None = None
     last_error: str | None = None
     consecutive_failures: int = 0
+    failing_since: datetime | None = None  # first failed run since the last good one
     full_resyncs: int = 0
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
 
@@ -112,9 +124,16 @@ class SubscriptionIndex(BaseModel):
     client_state: str = Field(repr=False)
 
 
+class DeclineKind(StrEnum):
+    DECLINE = "decline"  # the room declined an Outlook event
+    REVERT = "revert"  # an organizer's move was put back to the booked times
+
+
 class DeclineRecord(BaseModel):
-    """A room declining an Outlook event, with the reason the organizer was given
-    (append-only; the last few per room are kept for the status page)."""
+    """A room declining an Outlook event, or a move reverted, with the reason the
+    organizer was given and whose meeting it was (append-only; the last few per room
+    are kept for the status page). For a revert, ``room_event_id`` is the organizer's
+    event id and start/end are the times the organizer had asked for."""
 
     tenant_id: str
     space_id: str
@@ -123,6 +142,43 @@ class DeclineRecord(BaseModel):
     reason: str
     rules: list[str] = Field(default_factory=list)
     at: datetime
+    kind: DeclineKind = DeclineKind.DECLINE
+    organizer: str | None = None  # "Name <address>" or the address
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class EventPush(BaseModel):
+    """Where a tenant's events are pushed, and how far delivery got. The secret is
+    never returned by the API nor logged (repr=False)."""
+
+    tenant_id: str
+    url: str
+    secret: str = Field(repr=False)
+    delivered_seq: int = 0  # every event up to here was delivered or dead-lettered
+    attempts: int = 0  # failed tries of the event after delivered_seq
+    first_failure_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_delivered_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    dirty: bool = False  # poked while a run held the lease: it runs once more
+
+
+class DeadLetter(BaseModel):
+    """An event that could not be pushed within the retry period."""
+
+    tenant_id: str
+    seq: int
+    event_id: str
+    type: str
+    booking_id: str | None = None
+    attempts: int
+    first_failure_at: datetime | None = None
+    dead_at: datetime
+    last_error: str | None = None
 
 
 class BudgetSlot(BaseModel):
@@ -180,6 +236,8 @@ class Repositories:
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
         self.write_budget = DocumentTable(service, WRITE_BUDGET_TABLE, BudgetSlot)
+        self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
+        self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

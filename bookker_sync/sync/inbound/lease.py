@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.storage.optimistic import update_document
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync.services import Services
@@ -138,15 +138,20 @@ async def release_or_rerun(
     return again
 
 
-async def abandon(services: Services, tenant_id: str, mailbox: str, owner: str, error: str) -> None:
+async def abandon(
+    services: Services, tenant_id: str, mailbox: str, owner: str, error: str
+) -> MailboxState:
     """After a failed run: free the lease (the queue retries the message) and record why."""
+    now = services.clock.now()
 
     def change(state: MailboxState) -> bool:
         if state.lease_owner == owner:
             state.lease_owner, state.lease_until = None, None
         state.last_error = error[:500]
         state.consecutive_failures += 1
+        state.failing_since = state.failing_since or now
         return True
 
-    await mutate_state(services, tenant_id, mailbox, change)
+    state = await mutate_state(services, tenant_id, mailbox, change)
     log.info("lease released: mailbox=%s owner=%s (run failed)", mailbox.lower(), owner)
+    return state
