@@ -256,6 +256,7 @@ var appTables = [
   'subscriptionids'
   'declines'
   'intents'
+  'writebudget'
   'events'
   'eventpush'
   'eventdeadletters'

@@ -25,6 +25,7 @@ SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
 INTENTS_TABLE = "intents"
+WRITE_BUDGET_TABLE = "writebudget"
 EVENTS_TABLE = "events"  # storage/event_log.py
 EVENT_PUSH_TABLE = "eventpush"
 DEAD_LETTERS_TABLE = "eventdeadletters"
@@ -40,6 +41,7 @@ APP_TABLES = (
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
     INTENTS_TABLE,
+    WRITE_BUDGET_TABLE,
     EVENTS_TABLE,
     EVENT_PUSH_TABLE,
     DEAD_LETTERS_TABLE,
@@ -193,6 +195,14 @@ class DeadLetter(BaseModel):
     last_error: str | None = None
 
 
+class BudgetSlot(BaseModel):
+    """Writes granted in one time slot, shared by every instance of the app (one entity
+    per Graph tenant, reused from slot to slot)."""
+
+    slot: int = 0
+    used: int = 0
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -246,6 +256,7 @@ class Repositories:
             CreationIntent,
             projection=lambda i: {"SpaceId": i.space_id, "State": i.state.value},
         )
+        self.write_budget = DocumentTable(service, WRITE_BUDGET_TABLE, BudgetSlot)
         self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
         self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)
 

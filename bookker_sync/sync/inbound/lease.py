@@ -7,6 +7,7 @@ notifications cost one delta round and no poke is ever lost.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync.services import Services
 
 MAX_RACES = 50
+# One line per lease transition (owner = one sync run): who synced which mailbox when,
+# so overlapping holders would show in the logs (tests/chaos checks there are none).
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,32 +51,40 @@ async def mutate_state(
 
 
 async def acquire(
-    services: Services, tenant_id: str, mailbox: str, owner: str, now: datetime
+    services: Services,
+    tenant_id: str,
+    mailbox: str,
+    owner: str,
+    now: datetime,
+    *,
+    follow_up: bool = False,
 ) -> Acquired:
     """Take the lease, or mark the mailbox dirty for the current holder.
 
     The holder may have died (a killed host): whoever first marks the mailbox dirty is
     told to schedule a follow-up poke for when the lease runs out, so the poke is
-    never lost. Later pokes find it dirty already and cost nothing more.
+    never lost. Later pokes find it dirty already and cost nothing more. A follow-up
+    poke (``follow_up``) that still finds the lease held is told to schedule itself
+    again for the lease's new end: the lease may have passed to another worker that
+    can die too, and this follow-up is the one poke guaranteed to be waiting.
     """
     won = abandoned = False
-    follow_up: float | None = None
+    again: float | None = None
     seconds = services.settings.sync.lease_seconds
 
     def change(state: MailboxState) -> bool:
-        nonlocal won, follow_up, abandoned
+        nonlocal won, again, abandoned
         held = state.lease_owner not in (None, owner) and (
             state.lease_until is not None and state.lease_until > now
         )
         if held:
-            won, follow_up = False, None
-            if state.dirty:
-                return False
             assert state.lease_until is not None
-            follow_up = (state.lease_until - now).total_seconds() + 1
+            won = False
+            first = not state.dirty
+            again = (state.lease_until - now).total_seconds() + 1 if first or follow_up else None
             state.dirty = True
-            return True
-        won = True
+            return first
+        won, again = True, None
         # Set until the holder lets go after a completed run (release_or_rerun).
         abandoned, state.run_in_progress = state.run_in_progress, True
         state.lease_owner, state.lease_until, state.dirty = (
@@ -84,7 +96,9 @@ async def acquire(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
-    return Acquired(won, follow_up, abandoned)
+    if won:
+        log.info("lease taken: mailbox=%s owner=%s", mailbox.lower(), owner)
+    return Acquired(won, again, abandoned)
 
 
 async def renew(services: Services, tenant_id: str, mailbox: str, owner: str) -> None:
@@ -124,6 +138,8 @@ async def release_or_rerun(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
+    if not again:
+        log.info("lease released: mailbox=%s owner=%s", mailbox.lower(), owner)
     return again
 
 
@@ -141,4 +157,6 @@ async def abandon(
         state.failing_since = state.failing_since or now
         return True
 
-    return await mutate_state(services, tenant_id, mailbox, change)
+    state = await mutate_state(services, tenant_id, mailbox, change)
+    log.info("lease released: mailbox=%s owner=%s (run failed)", mailbox.lower(), owner)
+    return state
