@@ -11,7 +11,6 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableTransactionError
 
 
 class StorageError(RuntimeError):
@@ -31,22 +30,23 @@ class EntityTooLargeError(StorageError):
 
 
 # Answers the callers turn into their own errors (not found, lost race, exists).
-_MEANINGFUL = (
+_MEANINGFUL: tuple[type[Exception], ...] = (
     ResourceNotFoundError,
     ResourceModifiedError,
     ResourceExistsError,
-    TableTransactionError,
 )
 
 
 @contextlib.asynccontextmanager
-async def unavailable(doing: str) -> AsyncIterator[None]:
+async def unavailable(
+    doing: str, meaningful: tuple[type[Exception], ...] = ()
+) -> AsyncIterator[None]:
     """Any other failure to talk to storage becomes StorageError: refused or dropped
     connections, timeouts (ServiceRequestError / ServiceResponseError), 5xx answers.
     The HTTP layer answers 503 for it, never 500."""
     try:
         yield
-    except _MEANINGFUL:
+    except _MEANINGFUL + meaningful:
         raise
     except (AzureError, OSError) as exc:  # OSError: TimeoutError, ConnectionError
         raise StorageError(f"storage unavailable ({doing}): {type(exc).__name__}: {exc}") from exc

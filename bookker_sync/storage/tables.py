@@ -37,6 +37,7 @@ def safe_key(value: str) -> str:
 
 
 _IF_MATCH = MatchConditions.IfNotModified
+_LOST_RACE = (TableTransactionError,)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class DocumentTable(Generic[M]):
                     )
                 )
         try:
-            async with unavailable(f"{self.table_name}: transaction on {pk}"):
+            async with unavailable(f"{self.table_name}: transaction on {pk}", _LOST_RACE):
                 await client.submit_transaction(operations)
         except TableTransactionError as exc:
             raise ConflictError(f"{self.table_name}: transaction on {pk} lost a race") from exc
