@@ -143,6 +143,18 @@ async def release_or_rerun(
     return again
 
 
+async def hand_back(services: Services, tenant_id: str, mailbox: str, owner: str) -> None:
+    """Let go after completed runs while a rerun is still owed (to another message)."""
+
+    def change(state: MailboxState) -> bool:
+        if state.lease_owner != owner:
+            return False
+        state.lease_owner, state.lease_until, state.run_in_progress = None, None, False
+        return True
+
+    await mutate_state(services, tenant_id, mailbox, change)
+
+
 async def abandon(
     services: Services, tenant_id: str, mailbox: str, owner: str, error: str
 ) -> MailboxState:

@@ -116,16 +116,21 @@ async def sync_mailbox(
     calendar = services.graph.calendar(tenant.graph_tenant_id)
     abandoned = acquired.previous_run_abandoned
     try:
-        while result.runs < MAX_RUNS:
+        again = True
+        while again and result.runs < MAX_RUNS:
             result.runs += 1
             await _run_once(
                 services, calendar, tenant_id, space.id, mailbox, full, abandoned, result, owner
             )
             full = abandoned = False
-            if not await mailbox_state.release_or_rerun(
+            again = await mailbox_state.release_or_rerun(
                 services, tenant_id, mailbox, owner, services.clock.now()
-            ):
-                break
+            )
+        if again:  # poked all along: the next run is another message's, soon
+            await mailbox_state.hand_back(services, tenant_id, mailbox, owner)
+            await messages.send(
+                services.queues, MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox))
+            )
     except Exception as exc:
         state = await mailbox_state.abandon(
             services, tenant_id, mailbox, owner, f"{type(exc).__name__}: {exc}"
