@@ -90,12 +90,51 @@ class SyncSettings(BaseModel):
     lease_seconds: int = Field(default=60, ge=10, le=3600)
 
 
+ApiAuthMode = Literal["none", "key", "entra"]
+# Used only under API_AUTH=none (a local stack): no real secret exists there.
+LOCAL_SECRET_KEY = "bookker-sync-local-only-secret-key-not-for-azure"  # noqa: S105
+MIN_SECRET_KEY_CHARS = 32
+
+
+class SecuritySettings(BaseModel):
+    """Who may call the API, and the app's own secret.
+
+    ``API_AUTH``: ``none`` (local stacks: every caller may do everything), ``key``
+    (function keys, checked by the Functions host) or ``entra`` (bearer tokens from
+    ``API_AUTH_ISSUER`` for ``API_AUTH_AUDIENCE``, checked by the app). ``APP_SECRET_KEY``
+    keys the HMACs of subscription clientStates and of admin-consent ``state``
+    parameters; required unless ``API_AUTH=none``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    api_auth: ApiAuthMode = "none"
+    issuer: str | None = Field(default=None, pattern=r"^https://")
+    audience: str | None = Field(default=None, min_length=1)
+    secret_key: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SecuritySettings:
+        if self.api_auth == "entra" and not (self.issuer and self.audience):
+            raise ValueError("API_AUTH=entra needs API_AUTH_ISSUER and API_AUTH_AUDIENCE")
+        if self.secret_key is None and self.api_auth != "none":
+            raise ValueError(f"APP_SECRET_KEY is required when API_AUTH={self.api_auth}")
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+            raise ValueError(f"APP_SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters")
+        return self
+
+    @property
+    def key(self) -> bytes:
+        return (self.secret_key or LOCAL_SECRET_KEY).encode()
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     storage: StorageSettings
     graph: GraphSettings
     sync: SyncSettings
+    security: SecuritySettings = SecuritySettings()
     webhook_base_url: str = Field(pattern=r"^https?://")
 
     @property
@@ -105,6 +144,11 @@ class Settings(BaseModel):
     @property
     def lifecycle_url(self) -> str:
         return f"{self.webhook_base_url.rstrip('/')}/graph/lifecycle"
+
+    @property
+    def consent_redirect_url(self) -> str:
+        """Where Entra sends a customer's admin after admin consent (registered on the app)."""
+        return f"{self.webhook_base_url.rstrip('/')}/consent/callback"
 
 
 # Setting name -> (section, field). The single list of what the app reads.
@@ -130,6 +174,10 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "SUBSCRIPTION_LIFETIME_MINUTES": ("sync", "subscription_lifetime_minutes"),
     "SYNC_LEASE_SECONDS": ("sync", "lease_seconds"),
     "WEBHOOK_BASE_URL": ("", "webhook_base_url"),
+    "API_AUTH": ("security", "api_auth"),
+    "API_AUTH_ISSUER": ("security", "issuer"),
+    "API_AUTH_AUDIENCE": ("security", "audience"),
+    "APP_SECRET_KEY": ("security", "secret_key"),
 }
 # Settings the runtime itself reads (host.json bindings / NCRONTAB %NAME% expressions).
 RUNTIME_SETTING_NAMES = ("FUNCTIONS_WORKER_RUNTIME", "RECONCILE_SCHEDULE", "RENEW_SCHEDULE")
@@ -142,7 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises SettingsError naming every missing or invalid setting at once.
     """
     source = os.environ if env is None else env
-    sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}}
+    sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}, "security": {}}
     top: dict[str, object] = {}
     field_to_name: dict[tuple[str, str], str] = {}
     for name, (section, field) in SETTING_NAMES.items():
@@ -178,7 +226,11 @@ def _describe(exc: ValidationError, field_to_name: Mapping[tuple[str, str], str]
 
 
 # Errors about a whole section are reported under the setting that usually fixes them.
-_SECTION_SETTING = {"storage": "AzureWebJobsStorage", "graph": "GRAPH_CREDENTIAL"}
+_SECTION_SETTING = {
+    "storage": "AzureWebJobsStorage",
+    "graph": "GRAPH_CREDENTIAL",
+    "security": "API_AUTH",
+}
 
 
 @lru_cache(maxsize=1)

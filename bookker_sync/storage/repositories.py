@@ -23,6 +23,8 @@ MAILBOXES_TABLE = "mailboxes"
 SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
+ROOM_CLAIMS_TABLE = "roomclaims"
+API_CLIENTS_TABLE = "apiclients"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -34,8 +36,14 @@ APP_TABLES = (
     SUBSCRIPTIONS_TABLE,
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
+    ROOM_CLAIMS_TABLE,
+    API_CLIENTS_TABLE,
 )
 TENANT_PARTITION = "tenant"
+API_CLIENT_PARTITION = "client"
+# The subscriptionids table's one non-subscription entity: bumped on every subscription
+# create/delete so webhook instances drop cached lookups (ids are GUIDs: no clash).
+GENERATION_KEY = ("generation", "g")
 
 
 class BookingRecord(BaseModel):
@@ -77,10 +85,13 @@ class SubscriptionState(StrEnum):
 
 
 class SubscriptionRecord(BaseModel):
-    """Our view of the Graph subscription on one room mailbox (issue 6).
+    """Our view of the Graph subscription on one room mailbox.
 
-    ``client_state`` is a per-subscription random secret: stored to check incoming
-    notifications, never logged (repr=False).
+    The subscription's clientState (a random secret sent to Graph) is never stored:
+    ``client_state_hash`` is its keyed digest (domain/signing.py), enough to check a
+    notification but useless to forge one. ``pending_state_hashes``: digests of the
+    clientStates of creations whose answer we may have lost (a crash between Graph's
+    answer and our write), so such a subscription is still recognised as ours.
     """
 
     model_config = ConfigDict(populate_by_name=True)
@@ -90,7 +101,8 @@ class SubscriptionRecord(BaseModel):
     space_id: str
     graph_tenant_id: str
     subscription_id: str | None = None
-    client_state: str = Field(default="", repr=False)
+    client_state_hash: str = Field(default="", repr=False)
+    pending_state_hashes: list[str] = Field(default_factory=list, repr=False)
     expires_at: datetime | None = None
     state: SubscriptionState = SubscriptionState.MISSING
     created_at: datetime | None = None
@@ -102,12 +114,38 @@ class SubscriptionRecord(BaseModel):
 
 
 class SubscriptionIndex(BaseModel):
-    """subscriptionId → who it belongs to: one point read per notification batch."""
+    """subscriptionId → who it belongs to: one point read per notification batch.
+    ``client_state_hash`` is the keyed digest of the subscription's clientState."""
 
     tenant_id: str
     mailbox: str
     graph_tenant_id: str
-    client_state: str = Field(repr=False)
+    client_state_hash: str = Field(repr=False)
+
+
+class SubscriptionGeneration(BaseModel):
+    """Changes whenever a subscription is created, replaced or deleted."""
+
+    value: str
+
+
+class RoomClaim(BaseModel):
+    """(directory, room mailbox) → the one Bookker tenant (and space) that owns it."""
+
+    tenant_id: str
+    space_id: str
+    claimed_at: datetime
+
+
+class ApiClient(BaseModel):
+    """An API caller (Entra client app id, the token's ``azp``) and the Bookker tenants
+    it may act for; ``all_tenants`` for Bookker's own backend."""
+
+    client_id: str
+    tenants: list[str] = Field(default_factory=list)
+    all_tenants: bool = False
+    note: str = ""
+    updated_at: datetime
 
 
 class DeclineRecord(BaseModel):
@@ -169,6 +207,9 @@ class Repositories:
         )
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
+        self.generation = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionGeneration)
+        self.room_claims = DocumentTable(service, ROOM_CLAIMS_TABLE, RoomClaim)
+        self.api_clients = DocumentTable(service, API_CLIENTS_TABLE, ApiClient)
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

@@ -36,6 +36,7 @@ from bookker_sync.sync.inbound.room_snapshot import RoomIndex
 from bookker_sync.sync.messages import MailboxSyncMessage
 from bookker_sync.sync.ops import lag
 from bookker_sync.sync.outbound.tenants import get_tenant
+from bookker_sync.sync.ownership import holds_room
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ async def sync_mailbox(
     if space is None:
         log.warning("sync of %s skipped: no space of %s has this room mailbox", mailbox, tenant_id)
         return result
+    if not await holds_room(services, tenant, space.id, mailbox):
+        return result  # another tenant's room (or no directory bound): never touched
     if unless_synced_after is not None and await _synced_since(
         services, tenant_id, mailbox, unless_synced_after
     ):

@@ -118,6 +118,11 @@ async def create_booking(
     services: Services, tenant_id: str, body: NewBooking, idempotency_key: str | None
 ) -> Created:
     tenant = await get_tenant(services, tenant_id)
+    if not tenant.graph_tenant_id:
+        raise ConflictAppError(
+            f"tenant {tenant_id} has no Microsoft 365 directory bound yet: admin consent "
+            f"(GET /api/tenants/{tenant_id}/consent)"
+        )
     space = await get_space(services, tenant_id, body.space_id)
     user = await get_user(services, tenant_id, body.user_id)
     if body.end <= body.start:

@@ -15,7 +15,7 @@ from bookker_sync.domain.recurrence import Recurrence
 
 @dataclass(frozen=True)
 class TenantConfig:
-    graph_tenant_id: str
+    graph_tenant_id: str | None  # None: keep the bound directory
     mode: TenantMode
     display_name: str = ""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Space, Tenant, User
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
-from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.errors import ForbiddenError, NotFoundAppError
 from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
+from bookker_sync.sync.ownership import bind_directory, claim_room, release_room
 from bookker_sync.sync.services import Services
 
 
@@ -32,11 +34,28 @@ async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
     return stored.value
 
 
-async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> tuple[Tenant, bool]:
-    """Create or replace; returns (tenant, created)."""
-    tenant = Tenant(id=tenant_id, **vars(body))
+async def put_tenant(
+    services: Services, tenant_id: str, body: TenantConfig, *, may_bind: bool = True
+) -> tuple[Tenant, bool]:
+    """Create or replace; returns (tenant, created). A ``graph_tenant_id`` other than the
+    bound one rebinds the tenant's directory, which only a caller that ``may_bind`` can
+    do (otherwise: admin consent); left out, the binding is kept."""
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
+    bound = existed.value.graph_tenant_id if existed else ""
+    wanted = body.graph_tenant_id.lower() if body.graph_tenant_id else bound
+    if wanted != bound and not may_bind:
+        raise ForbiddenError(
+            "the tenant's directory (graphTenantId) is bound by admin consent: "
+            f"GET /api/tenants/{tenant_id}/consent"
+        )
+    if existed is not None and wanted != bound:
+        bound = (await bind_directory(services, tenant_id, wanted)).graph_tenant_id
+    tenant = Tenant(
+        id=tenant_id, graph_tenant_id=bound, mode=body.mode, display_name=body.display_name
+    )
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
+    if existed is None and wanted:
+        tenant = await bind_directory(services, tenant_id, wanted)
     if existed is not None and existed.value.mode != tenant.mode:
         await messages.send(
             services.queues, LifecycleMessage(kind="ensureTenant", tenant_id=tenant_id)
@@ -47,10 +66,16 @@ async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> 
 async def put_space(
     services: Services, tenant_id: str, space_id: str, body: SpaceConfig
 ) -> tuple[Space, bool]:
-    await get_tenant(services, tenant_id)
+    tenant = await get_tenant(services, tenant_id)
     space = Space(id=space_id, tenant_id=tenant_id, **vars(body))
     existed = await services.repos.spaces.find(tenant_id, space_id)
+    room = Mailbox.parse(space.resource_email)
+    if room is not None:
+        await claim_room(services, tenant, space_id, room)  # RoomClaimedError: 409
     await services.repos.spaces.upsert(tenant_id, space_id, space)
+    previous = Mailbox.parse(existed.value.resource_email) if existed else None
+    if previous is not None and previous != room:
+        await release_room(services, tenant_id, tenant.graph_tenant_id, previous, space_id)
     # Subscribing calls Graph (and Graph calls our webhook back): done by the lifecycle
     # queue, with retries, not inside this request.
     await messages.send(
