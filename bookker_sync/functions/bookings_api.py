@@ -16,6 +16,7 @@ from bookker_sync.functions.api_models import (
     UserPut,
     parse_api_time,
 )
+from bookker_sync.functions.auth import API_LEVEL, ROLE_BOOKINGS, caller, requires
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, parse_body, route_id
 from bookker_sync.functions.observability import observed
@@ -25,24 +26,27 @@ from bookker_sync.sync.outbound import bookings
 from bookker_sync.sync.outbound import tenants as config
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
-FUNCTION = func.AuthLevel.FUNCTION
 MAX_IDEMPOTENCY_KEY = 200
 
 
-@bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
         body = parse_body(req, TenantPut).to_command()
-        tenant, created = await config.put_tenant(services(), tenant_id, body)
+        tenant, created = await config.put_tenant(
+            services(), tenant_id, body, may_bind=caller().may_bind
+        )
         return json_response(tenant.to_json_dict(), 201 if created else 200)
 
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/spaces/{spaceId}", methods=["PUT"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/spaces/{spaceId}", methods=["PUT"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, space_id = route_id(req, "tenantId"), route_id(req, "spaceId")
@@ -53,8 +57,9 @@ async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpRe
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/users/{userId}", methods=["PUT"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/users/{userId}", methods=["PUT"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, user_id = route_id(req, "tenantId"), route_id(req, "userId")
@@ -65,8 +70,9 @@ async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpRes
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def bookings_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
@@ -117,9 +123,10 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
 @bp.route(
     route="tenants/{tenantId}/bookings/{bookingId}",
     methods=["GET", "PATCH", "DELETE"],
-    auth_level=FUNCTION,
+    auth_level=API_LEVEL,
 )
 @observed
+@requires(ROLE_BOOKINGS)
 async def booking_item(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
@@ -139,9 +146,10 @@ async def booking_item(req: func.HttpRequest, context: func.Context) -> func.Htt
 
 
 @bp.route(
-    route="tenants/{tenantId}/bookings/{bookingId}/release", methods=["POST"], auth_level=FUNCTION
+    route="tenants/{tenantId}/bookings/{bookingId}/release", methods=["POST"], auth_level=API_LEVEL
 )
 @observed
+@requires(ROLE_BOOKINGS)
 async def release_booking(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     async def work() -> func.HttpResponse:
         tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
