@@ -180,7 +180,12 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "APP_SECRET_KEY": ("security", "secret_key"),
 }
 # Settings the runtime itself reads (host.json bindings / NCRONTAB %NAME% expressions).
-RUNTIME_SETTING_NAMES = ("FUNCTIONS_WORKER_RUNTIME", "RECONCILE_SCHEDULE", "RENEW_SCHEDULE")
+RUNTIME_SETTING_NAMES = (
+    "FUNCTIONS_WORKER_RUNTIME",
+    "RECONCILE_SCHEDULE",
+    "RENEW_SCHEDULE",
+    "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
+)
 REQUIRED_SETTING_NAMES = ("GRAPH_CLIENT_ID", "WEBHOOK_BASE_URL")
 
 

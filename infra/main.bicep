@@ -116,6 +116,15 @@ param webhookBaseUrl string = ''
 ])
 param apiAuth string = 'entra'
 
+@description('APP_SECRET_KEY: the app\'s own HMAC key (clientStates, admin-consent states), at least 32 characters (`openssl rand -base64 48`). Stored in Key Vault only. Pass it on the first deployment; empty later keeps the vault\'s current value.')
+@secure()
+param appSecretKey string = ''
+
+@description('Largest HTTP request body the Functions host accepts, in bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT; the app\'s own limits are 1 MB for webhooks, 256 KB for the API).')
+@minValue(1048576)
+@maxValue(104857600)
+param requestBodySizeLimit int = 4194304
+
 @description('API_AUTH=entra: token issuer. Empty: https://login.microsoftonline.com/<this tenant>/v2.0.')
 param apiAuthIssuer string = ''
 
@@ -239,6 +248,8 @@ var appTables = [
   'subscriptions'
   'subscriptionids'
   'declines'
+  'roomclaims'
+  'apiclients'
 ]
 
 var loginEndpoint = environment().authentication.loginEndpoint
@@ -284,6 +295,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: keyVaultName
     graphClientSecretName: graphClientSecretName
     graphClientSecret: graphCredential == 'secret' ? graphClientSecret : ''
+    appSecretKey: appSecretKey
     privateNetworking: privateNetworking
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
@@ -331,6 +343,10 @@ var appSettingsBase = {
   RECONCILE_SCHEDULE: reconcileSchedule
   RENEW_SCHEDULE: renewSchedule
   API_AUTH: apiAuth
+  // HMAC key of the app (Key Vault reference, like the Graph secret).
+  APP_SECRET_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.appSecretKeyUri})'
+  // The host refuses larger bodies before buffering them (default 100 MB).
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(requestBodySizeLimit)
 }
 
 // API_AUTH=entra: which tokens the API accepts. Defaults: v2.0 tokens of this Entra tenant,

@@ -83,9 +83,6 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
 
-# Settings the app is about to read (DESIGN.md §10, API authentication): the template sets
-# them already (apiAuth=entra by default), the code's SETTING_NAMES doesn't list them yet.
-UPCOMING_APP_SETTINGS = {"API_AUTH", "API_AUTH_ISSUER", "API_AUTH_AUDIENCE"}
 
 # Built-in Azure role definition ids.
 BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
@@ -280,7 +277,6 @@ def test_no_unknown_settings() -> None:
     for project in map(mode_deployment, MODES):
         known = (
             set(SETTING_NAMES) | set(RUNTIME_SETTING_NAMES) | PLATFORM_SETTINGS
-            | UPCOMING_APP_SETTINGS
         )  # fmt: skip
         unknown = sorted(set(app_settings(project)) - known)
         assert not unknown, f"app settings nothing reads: {unknown}"
