@@ -18,6 +18,8 @@ from rich.table import Table
 from bookker_sync.cli import render
 from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
 from bookker_sync.settings import load_settings
+from bookker_sync.storage.repositories import ApiClient
+from bookker_sync.sync.ops import api_clients
 from bookker_sync.sync.ops import operator_commands as operator
 from bookker_sync.sync.ops.status import status_report
 from bookker_sync.sync.services import Services, services_for
@@ -134,7 +136,38 @@ async def cmd_subscriptions(services: Services, args: argparse.Namespace, out: C
     return EXIT_OK
 
 
+async def cmd_clients(services: Services, args: argparse.Namespace, out: Console) -> int:
+    if args.action == "grant":
+        client = await api_clients.grant(
+            services, args.client, args.tenants, all_tenants=args.all_tenants, note=args.note
+        )
+        out.print(f"{client.client_id}: {_scope(client)}")
+        return EXIT_OK
+    if args.action == "revoke":
+        left = await api_clients.revoke(services, args.client, args.tenants)
+        out.print(f"{args.client}: {_scope(left) if left else 'removed'}")
+        return EXIT_OK
+    registered = await api_clients.list_clients(services)
+    if args.json:
+        _json([c.model_dump(mode="json") for c in registered])
+        return EXIT_OK
+    table = Table(title=f"{len(registered)} API client(s)")
+    for column in ("Client app id", "Tenants", "Note"):
+        table.add_column(column)
+    for c in registered:
+        table.add_row(render.text(c.client_id), render.text(_scope(c)), render.text(c.note))
+    out.print(table)
+    return EXIT_OK
+
+
+def _scope(client: ApiClient) -> str:
+    if client.all_tenants:
+        return "all tenants"
+    return ", ".join(client.tenants) or "no tenants"
+
+
 COMMANDS: dict[str, Command] = {
+    "clients": cmd_clients,
     "tenants": cmd_tenants,
     "onboard": cmd_onboard,
     "status": cmd_status,
