@@ -142,5 +142,8 @@ async def bind_directory(services: Services, tenant_id: str, directory: str) -> 
     for space_id, room in rooms:
         await release_room(services, tenant_id, tenant.graph_tenant_id, room, space_id)
     log.info("tenant %s bound to directory %s", tenant_id, directory)
-    await messages.send(services.queues, LifecycleMessage(kind="ensureTenant", tenant_id=tenant_id))
+    if rooms:  # their subscriptions move to the new directory
+        await messages.send(
+            services.queues, LifecycleMessage(kind="ensureTenant", tenant_id=tenant_id)
+        )
     return bound
