@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.domain.signing import CLIENT_STATE, keyed_digest
 from bookker_sync.graph.errors import GraphError
@@ -79,7 +80,7 @@ async def test_duplicate_clean_up_never_deletes_another_tenants_subscription(
     created = await ensure.create(services, victim, "room", room)
     intruder = await tenant(services, stack, directory, None)
     with pytest.raises(GraphError) as refused:
-        await ensure.create(services, intruder, "room", room.upper())
+        await ensure.create(services, intruder, "room", Mailbox(room.upper()))
     assert refused.value.code == ensure.NOT_OURS
     ids = [s["id"] for s in subscriptions_in_graph(stack, directory)]
     assert ids == [created.subscription_id]

@@ -108,7 +108,8 @@ async def create(
     old_id = record.subscription_id
     client_state = new_client_state()
     digest = keyed_digest(key, CLIENT_STATE, client_state)
-    ours = {record.client_state_hash, *record.pending_state_hashes} - {""}
+    # This attempt's too: the SDK may retry a POST whose answer was lost, and get 409.
+    ours = {record.client_state_hash, *record.pending_state_hashes, digest} - {""}
     # Remembered before Graph can act on it: should its answer be lost, the subscription
     # it made is still recognised as ours (a retry's 409 then replaces it).
     record = record.model_copy(update={
