@@ -171,6 +171,13 @@ def _list_schemas() -> dict[str, Any]:
                 "value": value,
             },
         },
+        "ConsentLink": {
+            "title": "ConsentLink",
+            "description": "Where to send the customer's administrator for admin consent.",
+            "type": "object",
+            "required": ["consentUrl"],
+            "properties": {"consentUrl": {"type": "string", "format": "uri"}},
+        },
         # POST /bookings answers one Booking, or a BookingSeries for a recurrence.
         "BookingOrSeries": {
             "title": "BookingOrSeries",
@@ -203,7 +210,7 @@ def _error_responses() -> dict[str, Any]:
 
 
 _BY_STATUS = {status: name for name, (status, *_) in ERRORS.items()}
-_ALWAYS = (500, 503)  # any operation: an unexpected error, storage unavailable
+_ALWAYS = (401, 500, 503)  # any operation: no credential, unexpected error, storage down
 
 
 def _operation(op_id: str, ok: dict[str, Any], *errors: int, **more: Any) -> dict[str, Any]:
@@ -259,13 +266,22 @@ def _paths() -> dict[str, Any]:
     create = {"spaceId": "focus-214", "userId": "alice", "start": when,
               "end": "2031-03-04T11:00:00Z", "subject": "Planning"}  # fmt: skip
     return {
+        "/tenants/{tenantId}/consent": {"get": _operation(
+            "getConsentLink",
+            {"302": {
+                "description": "To Entra ID's admin consent page (Location, and consentUrl).",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": _ref("ConsentLink")}},
+            }},
+            403, 404, parameters=[tenant],
+        )},
         "/tenants/{tenantId}": {"put": _operation(
-            "putTenant", put_ok, 400, parameters=[tenant],
+            "putTenant", put_ok, 400, 403, 409, parameters=[tenant],
             requestBody=_body("TenantPut", {"graphTenantId": "8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c",
                                             "mode": "bidirectional", "displayName": "Contoso"}),
         )},
         "/tenants/{tenantId}/spaces/{spaceId}": {"put": _operation(
-            "putSpace", put_ok, 400, 404,
+            "putSpace", put_ok, 400, 403, 404, 409,
             parameters=[tenant, _id("spaceId", "The space.", "focus-214")],
             requestBody=_body("SpacePut", {
                 "name": "Focus Room 2.14", "resourceEmail": "focus-2.14@contoso.com",
@@ -331,15 +347,21 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {**_model_schemas(), **_error_schemas(), **_list_schemas()},
             "responses": _error_responses(),
             "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "API_AUTH=entra: an Entra ID access token for the API.",
+                },
                 "functionKey": {
                     "type": "apiKey",
                     "in": "header",
                     "name": "x-functions-key",
                     "description": "The Function App's function (or host) key.",
-                }
+                },
             },
         },
-        "security": [{"functionKey": []}],
+        "security": [{"bearer": []}, {"functionKey": []}],
         "paths": _paths(),
     }
 

@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bookker_sync.functions.auth import ROLE_ADMIN, ROLE_BOOKINGS, ROLE_READ
 from emulators.processes import HostCluster, start_functions_hosts
 from tests.support.cli import cli_env, run_cli
 from tests.support.functions_host import Stack
 
+# The app roles as docs/deploy.md names them (an interface: app registrations use them).
+ROLE_BOOKINGS, ROLE_READ, ROLE_ADMIN = "Bookings.ReadWrite", "Sync.Read", "Tenants.Bind"
 SECRET_KEY = "test-app-secret-key-" + "k" * 32
 FUNCTION_KEY = "test-function-key-0123456789"
 QUIET = ("sync_mailbox", "process_lifecycle", "apply_outbound", "renew_subscriptions",

@@ -47,11 +47,11 @@ def walk(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
             yield from walk(value, f"{path}/{index}")
 
 
-def test_the_document_has_all_nine_operations() -> None:
+def test_the_document_has_all_ten_operations() -> None:
     ids = sorted(op["operationId"] for _, _, op in operations())
     assert ids == sorted([
         "putTenant", "putSpace", "putUser", "createBooking", "listBookings", "getBooking",
-        "updateBooking", "deleteBooking", "releaseBooking",
+        "updateBooking", "deleteBooking", "releaseBooking", "getConsentLink",
     ])  # fmt: skip
 
 
