@@ -139,19 +139,31 @@ def test_entra_health_and_status_need_the_read_role(entra: Entra, tmp_path: Path
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
+@dataclass
+class Keyed:
+    host: HostCluster
+    http: httpx.Client
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.http.get(path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.http.post(path, **kw)
+
+
 @pytest.fixture(scope="module")
-def keyed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def keyed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyed]:
     host = private_host(stack, tmp_path_factory.mktemp("key-host"), API_AUTH="key",
                         FUNCTIONS_HOST_FUNCTION_KEY=FUNCTION_KEY)  # fmt: skip
     http = httpx.Client(base_url=host.base_url, timeout=60)
     try:
-        yield http
+        yield Keyed(host, http)
     finally:
         http.close()
         host.stop()
 
 
-def test_key_mode_anonymous_health_names_no_tenant(stack: Stack, keyed: httpx.Client) -> None:
+def test_key_mode_anonymous_health_names_no_tenant(stack: Stack, keyed: Keyed) -> None:
     """The deploy guide's mode of old: anonymous GET /api/health listed every customer."""
     t = stack.new_tenant("unidirectional")
     anonymous = keyed.get("/api/health")
@@ -167,3 +179,7 @@ def test_key_mode_anonymous_health_names_no_tenant(stack: Stack, keyed: httpx.Cl
     # The webhooks and the consent callback stay anonymous (Graph and browsers call them).
     assert keyed.post("/api/graph/notifications", json={"value": []}).status_code == 202
     assert keyed.get("/api/consent/callback").status_code == 400
+    # The app's own key and the function key never reach the log or an answer.
+    log = keyed.host.hosts[0].child.log_path.read_text(errors="replace")
+    for secret in (SECRET_KEY, FUNCTION_KEY):
+        assert secret not in log and secret not in detail.text

@@ -96,12 +96,19 @@ def test_no_log_line_carries_a_client_state_or_secret(stack: Stack, tmp_path: Pa
     host_log = log_path.read_text(errors="replace")
     printed = "\n".join(o.out + o.err for o in outputs)
 
+    # Nor does anything the app answers: status page, health report, CLI status.
+    answers = [stack.api("GET", "status", params={"tenant": t.id}).text,
+               stack.api("GET", "health").text]  # fmt: skip
+    digests = {r.client_state_hash for r in subs}
+    for text in [*answers, printed]:
+        assert not any(d in text for d in digests), "a clientState digest is shown"
     secrets = {*states.values(), APP_SECRET, AZURITE_KEY}
     assert all(len(state) >= 16 for state in states.values())
     assert all(r.subscription_id in host_log for r in subs)  # the right log, with these events
     for secret in secrets:
         assert secret not in host_log, "a secret or clientState is in the host log"
         assert secret not in printed, "a secret or clientState is in the CLI output"
+        assert not any(secret in text for text in answers), "a secret is in an answer"
 
     # Structured: every app line names function, invocation, tenant and mailbox.
     app_lines = [line for line in host_log.splitlines() if " logger=bookker_sync" in line]
