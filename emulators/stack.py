@@ -2,7 +2,7 @@
 foreground. Ctrl-C (or SIGTERM) stops everything. ``--demo`` also seeds a demo tenant
 and shows sync. ``--instances N`` runs N host instances behind one URL (scale-out).
 
-Local defaults (DESIGN.md §7): the app's Graph credentials are client id
+Local defaults: the app's Graph credentials are client id
 ``bookker-sync-local`` / secret ``bookker-sync-local-secret``; webhooks go to
 http://localhost:7071/api/graph/...; no function keys locally unless configured.
 """
@@ -39,7 +39,7 @@ HOST_PORT = 7071
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the stack listens and keeps its state (defaults: DESIGN.md §7)."""
+    """Where the stack listens and keeps its state (the local defaults)."""
 
     state: Path = LOCAL
     azurite_ports: tuple[int, int, int] = AZURITE_PORTS

@@ -426,7 +426,7 @@ output functionAppHostName string = functionApp.outputs.defaultHostName
 // Subject of the app registration's federated credential when graphCredential=managedIdentity.
 output functionAppPrincipalId string = functionApp.outputs.principalId
 output webhookBaseUrl string = effectiveWebhookBaseUrl
-// Graph change notifications and lifecycle notifications (DESIGN.md §4).
+// Graph change notifications and lifecycle notifications.
 output notificationUrl string = '${effectiveWebhookBaseUrl}/graph/notifications'
 output lifecycleUrl string = '${effectiveWebhookBaseUrl}/graph/lifecycle'
 // Register it on the app registration (Authentication → Web): where a customer's admin lands

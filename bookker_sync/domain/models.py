@@ -1,6 +1,6 @@
 """Domain models shared by the API, the store and the sync engine.
 
-JSON uses camelCase (the Bookker API of DESIGN.md §5); Python uses snake_case.
+JSON uses camelCase (the Bookker API); Python uses snake_case.
 Times are timezone-aware and normalised to UTC.
 """
 
@@ -209,7 +209,7 @@ class Booking(Model):
 
 
 class Violation(Model):
-    """One broken rule: ``rule`` is the rule key of DESIGN.md §5 (e.g. ``maxMinutes``)."""
+    """One broken rule: ``rule`` is the rule key of the API (e.g. ``maxMinutes``)."""
 
     rule: str
     message: str

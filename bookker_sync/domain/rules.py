@@ -1,4 +1,4 @@
-"""Bookker's booking rules (DESIGN.md §5) as pure functions.
+"""Bookker's booking rules as pure functions.
 
 ``check_booking`` judges one booking and returns *every* broken rule, each with its
 rule key and a message that end users read (it becomes the comment of an Outlook

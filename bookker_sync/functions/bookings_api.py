@@ -1,4 +1,4 @@
-"""The Bookker API (DESIGN.md §5) as HTTP functions: thin wrappers over sync/."""
+"""The Bookker API as HTTP functions: thin wrappers over sync/."""
 
 from __future__ import annotations
 

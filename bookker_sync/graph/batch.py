@@ -1,5 +1,5 @@
-"""JSON $batch: up to 20 requests in one HTTP call (graph-facts "Throttling and
-batching"). Each inner request is throttled on its own, so inner 429/5xx come back per
+"""JSON $batch: up to 20 requests in one HTTP call (Microsoft Graph docs: JSON batching,
+throttling limits). Each inner request is throttled on its own, so inner 429/5xx come back per
 item; callers decide what to retry."""
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Graph change-notification subscriptions on room mailboxes' events.
 
-Rules (graph-facts.md "Subscriptions"): events subscriptions live at most 10,080
-minutes, and a create or renew asking for more is refused (400 ExtensionError), not
-capped, on Graph's clock; PATCH renews; a lifecycleNotificationUrl can't be added by PATCH; a second
-identical subscription is a 409 duplicate; reauthorize has its own endpoint.
+Rules (Microsoft Graph docs: subscription resource, change notifications overview):
+events subscriptions live at most 10,080 minutes, and a create or renew asking for more
+is refused (400 ExtensionError), not capped, on Graph's clock; PATCH renews; a
+lifecycleNotificationUrl can't be added by PATCH; a second identical subscription is a
+409 duplicate; reauthorize has its own endpoint.
 """
 
 from __future__ import annotations

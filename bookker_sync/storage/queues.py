@@ -12,7 +12,7 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from bookker_sync.storage.errors import StorageError
 
-# Queue names are part of the function contract (DESIGN.md §4).
+# Queue names are part of the function contract.
 MAILBOX_SYNC_QUEUE = "mailbox-sync"
 LIFECYCLE_QUEUE = "lifecycle"
 OUTBOUND_QUEUE = "outbound"

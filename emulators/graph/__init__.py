@@ -2,7 +2,7 @@
 
 A stateful, in-memory stand-in for the part of Graph v1.0 that Bookker Sync uses,
 faithful enough that the real ``msgraph-sdk`` and ``azure-identity`` talk to it
-unchanged. Start it with ``python -m emulators.graph``; see DESIGN.md §6.
+unchanged. Start it with ``python -m emulators.graph``; see emulators/graph/README.md.
 
 Module map (one concern per file):
 

@@ -10,7 +10,7 @@ client authenticates with a signed ``client_assertion`` instead of a secret
 secret is 401 ``invalid_client`` with AADSTS7000215.
 
 Graph access tokens are JWT-shaped (HS256 with a per-process key) and expire on *real*
-time (DESIGN.md §6). They carry the tenant (``tid``) and app (``appid``); Graph
+time. They carry the tenant (``tid``) and app (``appid``); Graph
 requests for another tenant's mailbox are refused with 403. Tokens for an API
 registered with ``POST /_emulator/apps`` are RS256 v2.0 tokens verifiable with the
 keys at the discovery document's ``jwks_uri`` (``signing``).

@@ -4,7 +4,7 @@ Every create/update/delete of any stored event copy, and every change to a serie
 occurrence, is appended here with the mailbox, event id, the stored item it belongs
 to (``root_id``: the series master for occurrences and exceptions), the change type
 and the virtual time. ``calendarView/delta`` reads it to find what changed since a
-token; change notifications (issue 3) subscribe to it with :meth:`ChangeLog.subscribe`.
+token; change notifications subscribe to it with :meth:`ChangeLog.subscribe`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Everything time-based in the emulated world (booking windows, propagation delays,
 delta bookkeeping, later subscription expiry) reads :meth:`VirtualClock.now`.
 By default it is the real time; ``POST /_emulator/clock`` shifts it. Access tokens
-deliberately do *not* use it (DESIGN.md §6): they expire on real time so SDK token
+deliberately do *not* use it: they expire on real time so SDK token
 caches stay valid across clock jumps.
 """
 

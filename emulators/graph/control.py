@@ -1,4 +1,4 @@
-"""The unauthenticated JSON control API under ``/_emulator`` (DESIGN.md §6).
+"""The unauthenticated JSON control API under ``/_emulator``.
 
 Tests and the demo drive the world through it; everything a user would do in Outlook
 goes through the ordinary Graph API. Errors are ``{"error": {"code", "message"}}``.

@@ -1,6 +1,6 @@
 """The fault configuration of ``PUT /_emulator/faults``.
 
-All DESIGN.md §6 fields are stored now. ``throttleRate`` and ``serverErrorRate``
+All documented fault fields are stored now. ``throttleRate`` and ``serverErrorRate``
 act on Graph requests (``throttling``), as does ``appliedThenFailRate`` (a 503 for a
 write that *was* carried out, ``lost_answers``); the notification fields on change
 notification delivery (``notifications``). A few emulator knobs live here too, so that

@@ -1,7 +1,7 @@
 """Graph URL normalisation and the route table.
 
 The msgraph-sdk does not always send the URL forms the REST pages show
-(graph-facts.md, "SDKs"): ``calendarView/delta()`` with parentheses,
+(what msgraph-sdk really sends): ``calendarView/delta()`` with parentheses,
 ``places/graph.room`` (the ``graph`` namespace alias), and key segments may come as
 ``users('id')``. All forms map to one route whose *template* (e.g.
 ``/users/{id}/calendarView/delta``) names it in stats.

@@ -1,4 +1,4 @@
-"""Issue 6 end to end: subscriptions stay alive for a month of virtual time, lifecycle
+"""End to end: subscriptions stay alive for a month of virtual time, lifecycle
 notifications are handled, and a room whose notifications stopped still converges."""
 
 from __future__ import annotations

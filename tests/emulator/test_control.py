@@ -1,4 +1,4 @@
-"""The /_emulator control API (DESIGN.md §6)."""
+"""The /_emulator control API."""
 
 from __future__ import annotations
 

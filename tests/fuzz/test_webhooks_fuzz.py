@@ -176,7 +176,7 @@ def post(stack: Stack, path: str, content: bytes) -> httpx.Response:
     return stack.http.post(path, content=content, headers={"content-type": "application/json"})
 
 
-# -- the oracle: what the endpoint must answer, from the spec (DESIGN.md §4) ----------
+# -- the oracle: what the endpoint must answer, from the spec ----------
 def expected(world: World, raw: bytes) -> tuple[int, int]:
     """(status, accepted items) the endpoint must answer for ``raw``."""
     if len(raw) > MAX_BODY_BYTES:

@@ -2,10 +2,10 @@
 
 - Queue messages are base64: QueueSender (bookker_sync/storage/queues.py) encodes them with
   TextBase64EncodePolicy, so the queue trigger must decode base64.
-- Failed messages are retried, then moved to "<queue>-poison" (DESIGN.md §4): that needs a
+- Failed messages are retried, then moved to "<queue>-poison": that needs a
   maxDequeueCount of at least 1.
 - HTTP routes live under /api: WEBHOOK_BASE_URL (infra/main.bicep) and the routes Graph
-  and Bookker call (DESIGN.md §4, §5) include that prefix.
+  and Bookker call include that prefix.
 - functionTimeout fits the Flex Consumption plan (infra/).
 """
 

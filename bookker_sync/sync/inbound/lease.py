@@ -1,4 +1,4 @@
-"""Per-mailbox sync state under ETag: the lease with its dirty flag (DESIGN.md §2).
+"""Per-mailbox sync state under ETag: the lease with its dirty flag.
 
 One worker syncs a mailbox at a time. A poke that finds the lease taken only marks the
 mailbox dirty; the holder runs once more before it lets go, so bursts of N

@@ -1,4 +1,4 @@
-"""Bookings made in Bookker and written to Outlook (DESIGN.md §1, §2, §5).
+"""Bookings made in Bookker and written to Outlook.
 
 Order of a creation: rules → claim the slot in the space ledger (a hold) → create the
 Outlook event (transactionId = booking id, so a retried POST never makes a second

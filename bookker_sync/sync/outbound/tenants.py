@@ -1,4 +1,4 @@
-"""Tenant, space and user configuration (PUT endpoints of DESIGN.md §5)."""
+"""Tenant, space and user configuration (the API's PUT endpoints)."""
 
 from __future__ import annotations
 

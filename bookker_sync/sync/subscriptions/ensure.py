@@ -1,4 +1,4 @@
-"""Keeping every bidirectional room subscribed (DESIGN.md §2 "Lifecycle").
+"""Keeping every bidirectional room subscribed.
 
 A subscription is created when a bidirectional space gets a room mailbox (then an
 initial full delta sync runs), recreated when Graph removed it, and deleted when the
