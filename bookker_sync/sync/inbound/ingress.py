@@ -60,7 +60,8 @@ def _subscription_id(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
     sub_id = value.get("subscriptionId")
-    return sub_id.lower() if isinstance(sub_id, str) and is_guid(sub_id) else None
+    # As given: the index holds the id as Graph wrote it, and only that spelling is ours.
+    return sub_id if isinstance(sub_id, str) and is_guid(sub_id) else None
 
 
 async def _resolve(services: Services, ids: list[str]) -> dict[str, SubscriptionIndex | None]:

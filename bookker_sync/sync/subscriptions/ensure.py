@@ -141,7 +141,7 @@ async def create(
     except GraphError as exc:
         await _failed(services, record, exc, now)
         raise
-    remote_id = remote.id.lower()
+    remote_id = remote.id
     # Index first: a notification may arrive as soon as Graph answered.
     await services.repos.subscription_ids.upsert(remote_id, "s", SubscriptionIndex(
         tenant_id=tenant.id, mailbox=mailbox, graph_tenant_id=tenant.graph_tenant_id,
@@ -176,8 +176,8 @@ async def _delete_own_duplicates(
             continue
         if await _is_ours(services, api, sub.id, record, ours):
             await api.delete(sub.id)
-            await services.repos.subscription_ids.delete(sub.id.lower(), "s")
-            deleted.append(sub.id.lower())
+            await services.repos.subscription_ids.delete(sub.id, "s")
+            deleted.append(sub.id)
         else:
             log.warning("subscription %s on %s is not ours: left alone", sub.id, record.mailbox)
     if deleted:
@@ -192,7 +192,7 @@ async def _is_ours(
     record: SubscriptionRecord,
     ours: set[str],
 ) -> bool:
-    indexed = await services.repos.subscription_ids.find(subscription_id.lower(), "s")
+    indexed = await services.repos.subscription_ids.find(subscription_id, "s")
     if indexed is not None:
         owner = indexed.value
         return owner.tenant_id == record.tenant_id and owner.mailbox == record.mailbox
