@@ -412,6 +412,28 @@ def test_the_secret_value_reaches_nothing_but_the_vault() -> None:
         assert SENTINEL_SECRET not in str(project.eval(node, Env(project.main))), f"output {name}"
 
 
+APP_KEY = "sentinel-app-secret-key-0123456789abcdef0123456789"
+
+
+def test_app_secret_key_is_a_key_vault_reference_and_its_value_stays_in_the_vault() -> None:
+    project = deployment(appSecretKey=APP_KEY)
+    settings = app_settings(project)
+    match = KEY_VAULT_REFERENCE.fullmatch(settings["APP_SECRET_KEY"])
+    assert match, settings["APP_SECRET_KEY"]
+    written = {s["name"]: s for s in all_instances(project, VAULT_SECRET)}
+    assert written[match.group(1)]["properties"]["value"] == APP_KEY
+    assert not [name for name, value in settings.items() if APP_KEY in str(value)]
+    # Later deployments leave it out: the vault keeps its value, the reference stays.
+    later = deployment()
+    assert all_instances(later, VAULT_SECRET) == []
+    assert app_settings(later)["APP_SECRET_KEY"] == settings["APP_SECRET_KEY"]
+
+
+def test_the_host_refuses_large_bodies_before_the_app_reads_them() -> None:
+    settings = app_settings(deployment())
+    assert settings["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == str(4 * 1024 * 1024)
+
+
 def test_certificate_mode() -> None:
     settings = app_settings(certificate_deployment())
     assert settings["GRAPH_CREDENTIAL"] == "certificate"
