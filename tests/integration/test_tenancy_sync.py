@@ -90,6 +90,9 @@ async def test_duplicate_clean_up_never_deletes_another_tenants_subscription(
     assert mine is not None and mine.value.state is SubscriptionState.ACTIVE
     theirs = await services.repos.subscriptions.find(intruder.id, room)
     assert theirs is not None and theirs.value.state is SubscriptionState.FAILING
+    # Leave the session's shared stack as found (renewal runs over every record).
+    await ensure.remove(services, theirs.value)
+    await ensure.remove(services, mine.value)
 
 
 async def test_a_subscription_whose_answer_was_lost_is_still_recognised_as_ours(
@@ -107,6 +110,7 @@ async def test_a_subscription_whose_answer_was_lost_is_still_recognised_as_ours(
     live = subscriptions_in_graph(stack, directory)
     assert [s["id"] for s in live] == [record.subscription_id]
     assert record.pending_state_hashes == []
+    await ensure.remove(services, record)
 
 
 async def test_a_403_while_subscribing_marks_needs_consent_and_is_not_retried(
@@ -123,6 +127,7 @@ async def test_a_403_while_subscribing_marks_needs_consent_and_is_not_retried(
     record = await services.repos.subscriptions.find(t.id, elsewhere)
     assert record is not None and record.value.state is SubscriptionState.NEEDS_CONSENT
     assert record.value.consecutive_failures == 1
+    await ensure.remove(services, record.value)
 
 
 # -- the webhook's costs and caches -----------------------------------------------------

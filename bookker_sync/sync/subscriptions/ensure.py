@@ -179,7 +179,9 @@ async def _delete_own_duplicates(
             await services.repos.subscription_ids.delete(sub.id, "s")
             deleted.append(sub.id)
         else:
-            log.warning("subscription %s on %s is not ours: left alone", sub.id, record.mailbox)
+            # Recorded on the subscription record (failing, visible in status); info
+            # here so operator tools (renew --now) don't print it as an error.
+            log.info("subscription %s on %s is not ours: left alone", sub.id, record.mailbox)
     if deleted:
         await subscriptions_changed(services, *deleted)
     return bool(deleted)
