@@ -128,6 +128,17 @@ class SecuritySettings(BaseModel):
         return (self.secret_key or LOCAL_SECRET_KEY).encode()
 
 
+class EventSettings(BaseModel):
+    """The events told to Bookker (pull feed and push) and how long data is kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    event_json_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Local stack only: push to http://127.0.0.1:* / http://localhost:* (DESIGN §9).
+    allow_local_http: bool = False
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -135,6 +146,7 @@ class Settings(BaseModel):
     graph: GraphSettings
     sync: SyncSettings
     security: SecuritySettings = SecuritySettings()
+    events: EventSettings = Field(default_factory=EventSettings)
     webhook_base_url: str = Field(pattern=r"^https?://")
 
     @property
@@ -178,6 +190,9 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "API_AUTH_ISSUER": ("security", "issuer"),
     "API_AUTH_AUDIENCE": ("security", "audience"),
     "APP_SECRET_KEY": ("security", "secret_key"),
+    "EVENT_RETENTION_DAYS": ("events", "retention_days"),
+    "EVENT_JSON_RETENTION_DAYS": ("events", "event_json_retention_days"),
+    "EVENTS_ALLOW_LOCAL_HTTP": ("events", "allow_local_http"),
 }
 # Settings the runtime itself reads (host.json bindings / NCRONTAB %NAME% expressions).
 RUNTIME_SETTING_NAMES = (
@@ -195,7 +210,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises SettingsError naming every missing or invalid setting at once.
     """
     source = os.environ if env is None else env
-    sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}, "security": {}}
+    sections: dict[str, dict[str, str]] = {
+        "storage": {}, "graph": {}, "sync": {}, "security": {}, "events": {},
+    }  # fmt: skip
     top: dict[str, object] = {}
     field_to_name: dict[tuple[str, str], str] = {}
     for name, (section, field) in SETTING_NAMES.items():

@@ -15,7 +15,8 @@
 Function auth levels are fixed when the functions are registered, so ``API_LEVEL`` is
 read from the environment at import: the host's app settings are in place by then,
 on the real host as on the local one. Every API route uses ``@requires``; anonymous
-routes (health, webhooks, the consent callback, the API docs) use none.
+routes (health, webhooks, the consent callback, the API docs) use none. The token and
+storage code is imported on first use (functions/deps.py: cold starts).
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ import azure.functions as func
 
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.responses import error_response
-from bookker_sync.identity.tokens import IssuerUnavailableError, TokenError, validator_for
 from bookker_sync.settings import SettingsError
-from bookker_sync.storage.errors import StorageError
-from bookker_sync.sync.ops import api_clients
 
 log = logging.getLogger("bookker_sync.security")
 
@@ -100,6 +98,8 @@ async def identify(req: func.HttpRequest, *, host_checked_key: bool) -> Caller:
         return Caller(trusted=True)
     if security.api_auth == "key":
         return Caller(trusted=True) if host_checked_key else ANONYMOUS
+    from bookker_sync.identity.tokens import IssuerUnavailableError, TokenError, validator_for
+
     header = req.headers.get("authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -122,6 +122,8 @@ async def check_tenant(who: Caller, tenant_id: str | None) -> None:
     """403 unless the caller may act for ``tenant_id`` (None: for every tenant)."""
     if who.trusted:
         return
+    from bookker_sync.sync.ops import api_clients
+
     assert who.client_id is not None
     entry = await api_clients.registration(services(), who.client_id)
     if entry is not None and (entry.all_tenants or (tenant_id and tenant_id in entry.tenants)):
@@ -153,6 +155,8 @@ def requires(role: str, *, tenant_param: str | None = "tenantId") -> Callable[[H
     def decorate(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def wrapper(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+            from bookker_sync.storage.errors import StorageError
+
             tenant = _tenant_of(req, tenant_param)
             try:
                 who = await authorize(req, role, tenant)

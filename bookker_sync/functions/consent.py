@@ -20,11 +20,8 @@ from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, route_id
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import json_response
-from bookker_sync.functions.status_html import error_page
 from bookker_sync.functions.status_page import HEADERS
 from bookker_sync.settings import SettingsError
-from bookker_sync.storage.errors import StorageError
-from bookker_sync.sync.consent import ConsentNotGivenError, complete_consent, consent_link
 from bookker_sync.sync.errors import AppError, BadRequestError, ConflictAppError, NotFoundAppError
 
 log = logging.getLogger(__name__)
@@ -36,6 +33,8 @@ MAX_PARAM_CHARS = 1024
 @observed
 @requires(ROLE_BOOKINGS)
 async def tenant_consent(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.sync.consent import consent_link  # lazily: functions/deps.py
+
     async def work() -> func.HttpResponse:
         url = await consent_link(services(), route_id(req, "tenantId"))
         return json_response(
@@ -48,6 +47,9 @@ async def tenant_consent(req: func.HttpRequest, context: func.Context) -> func.H
 @bp.route(route="consent/callback", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @observed
 async def consent_callback(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.storage.errors import StorageError
+    from bookker_sync.sync.consent import ConsentNotGivenError, complete_consent
+
     params = {k: (req.params.get(k) or "")[:MAX_PARAM_CHARS] for k in ("state", "tenant", "error")}
     try:
         tenant = await complete_consent(
@@ -71,6 +73,8 @@ async def consent_callback(req: func.HttpRequest, context: func.Context) -> func
 
 
 def _page(title: str, message: str, status: int) -> func.HttpResponse:
+    from bookker_sync.functions.status_html import error_page
+
     return func.HttpResponse(
         error_page(title, message), status_code=status, mimetype="text/html",
         charset="utf-8", headers=HEADERS,

@@ -6,6 +6,7 @@ scans. The full report (storage, poison queues, per-tenant subscriptions and syn
 needs the read-only role for every tenant: ``GET /api/health`` with a bearer token
 (API_AUTH=entra) or under API_AUTH=none, and ``GET /api/health/details`` in every mode
 (under API_AUTH=key it takes a function key: the anonymous route can't check one).
+Use cases are imported when first run (functions/deps.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import json_response
 from bookker_sync.settings import SettingsError
-from bookker_sync.storage.errors import StorageError
-from bookker_sync.sync.ops.health import health_report, liveness
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 async def _report() -> func.HttpResponse:
+    from bookker_sync.sync.ops.health import health_report  # lazily: functions/deps.py
+
     report = await health_report(services())
     return json_response(report, status=200 if report["status"] != "unhealthy" else 503)
 
@@ -31,6 +32,9 @@ async def _report() -> func.HttpResponse:
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @observed
 async def health(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.storage.errors import StorageError
+    from bookker_sync.sync.ops.health import liveness
+
     try:
         await authorize(req, ROLE_READ, None, host_checked_key=False)
     except (Denied, StorageError, SettingsError):  # not an operator (or can't tell)

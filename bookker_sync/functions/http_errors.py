@@ -8,6 +8,7 @@ from bookker_sync.sync.errors import (
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
+    MailboxNotFoundError,
     NotFoundAppError,
     RuleViolationError,
 )
@@ -24,6 +25,7 @@ _BY_TYPE: tuple[tuple[type[AppError], int, str], ...] = (
     (ForbiddenError, 403, "Forbidden"),
     (NotFoundAppError, 404, "NotFound"),
     (ConflictAppError, 409, "Conflict"),
+    (MailboxNotFoundError, 422, "MailboxNotFound"),
     (RuleViolationError, 422, "RuleViolation"),
 )
 

@@ -8,8 +8,6 @@ import azure.functions as func
 
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
-from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
-from bookker_sync.sync.subscriptions.renewal import renew_due
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -24,6 +22,8 @@ def _input(timer: func.TimerRequest) -> dict[str, Any]:
 @bp.timer_trigger(schedule="%RENEW_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @observed
 async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context) -> None:
+    from bookker_sync.sync.subscriptions.renewal import renew_due  # lazily: functions/deps.py
+
     await renew_due(services(), force=bool(_input(timer).get("force")))
 
 
@@ -31,4 +31,6 @@ async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context
 @bp.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @observed
 async def reconcile_all_fn(timer: func.TimerRequest, context: func.Context) -> None:
+    from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all  # lazily
+
     await reconcile_all(services(), force=bool(_input(timer).get("force")))

@@ -25,6 +25,9 @@ SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
 ROOM_CLAIMS_TABLE = "roomclaims"
 API_CLIENTS_TABLE = "apiclients"
+EVENTS_TABLE = "events"  # storage/event_log.py
+EVENT_PUSH_TABLE = "eventpush"
+DEAD_LETTERS_TABLE = "eventdeadletters"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -38,7 +41,11 @@ APP_TABLES = (
     DECLINES_TABLE,
     ROOM_CLAIMS_TABLE,
     API_CLIENTS_TABLE,
+    EVENTS_TABLE,
+    EVENT_PUSH_TABLE,
+    DEAD_LETTERS_TABLE,
 )
+PUSH_ROW = "push"
 TENANT_PARTITION = "tenant"
 API_CLIENT_PARTITION = "client"
 # The subscriptionids table's one non-subscription entity: bumped on every subscription
@@ -54,6 +61,10 @@ class BookingRecord(BaseModel):
     booking: Booking
     organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
     resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
+    # When an Outlook copy was last written or read back (the booking's "sync" state).
+    synced_at: datetime | None = Field(default=None, alias="syncedAt")
+    # Why Outlook could not be told (a refused write), until a later write succeeds.
+    sync_error: str | None = Field(default=None, alias="syncError")
 
 
 class MailboxState(BaseModel):
@@ -73,6 +84,7 @@ class MailboxState(BaseModel):
     last_notification_at: datetime | None = None
     last_error: str | None = None
     consecutive_failures: int = 0
+    failing_since: datetime | None = None  # first failed run since the last good one
     full_resyncs: int = 0
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
 
@@ -148,9 +160,16 @@ class ApiClient(BaseModel):
     updated_at: datetime
 
 
+class DeclineKind(StrEnum):
+    DECLINE = "decline"  # the room declined an Outlook event
+    REVERT = "revert"  # an organizer's move was put back to the booked times
+
+
 class DeclineRecord(BaseModel):
-    """A room declining an Outlook event, with the reason the organizer was given
-    (append-only; the last few per room are kept for the status page)."""
+    """A room declining an Outlook event, or a move reverted, with the reason the
+    organizer was given and whose meeting it was (append-only; the last few per room
+    are kept for the status page). For a revert, ``room_event_id`` is the organizer's
+    event id and start/end are the times the organizer had asked for."""
 
     tenant_id: str
     space_id: str
@@ -159,6 +178,43 @@ class DeclineRecord(BaseModel):
     reason: str
     rules: list[str] = Field(default_factory=list)
     at: datetime
+    kind: DeclineKind = DeclineKind.DECLINE
+    organizer: str | None = None  # "Name <address>" or the address
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class EventPush(BaseModel):
+    """Where a tenant's events are pushed, and how far delivery got. The secret is
+    never returned by the API nor logged (repr=False)."""
+
+    tenant_id: str
+    url: str
+    secret: str = Field(repr=False)
+    delivered_seq: int = 0  # every event up to here was delivered or dead-lettered
+    attempts: int = 0  # failed tries of the event after delivered_seq
+    first_failure_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_delivered_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    dirty: bool = False  # poked while a run held the lease: it runs once more
+
+
+class DeadLetter(BaseModel):
+    """An event that could not be pushed within the retry period."""
+
+    tenant_id: str
+    seq: int
+    event_id: str
+    type: str
+    booking_id: str | None = None
+    attempts: int
+    first_failure_at: datetime | None = None
+    dead_at: datetime
+    last_error: str | None = None
 
 
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
@@ -210,6 +266,8 @@ class Repositories:
         self.generation = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionGeneration)
         self.room_claims = DocumentTable(service, ROOM_CLAIMS_TABLE, RoomClaim)
         self.api_clients = DocumentTable(service, API_CLIENTS_TABLE, ApiClient)
+        self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
+        self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

@@ -122,14 +122,18 @@ async def release_or_rerun(
     return again
 
 
-async def abandon(services: Services, tenant_id: str, mailbox: str, owner: str, error: str) -> None:
+async def abandon(
+    services: Services, tenant_id: str, mailbox: str, owner: str, error: str
+) -> MailboxState:
     """After a failed run: free the lease (the queue retries the message) and record why."""
+    now = services.clock.now()
 
     def change(state: MailboxState) -> bool:
         if state.lease_owner == owner:
             state.lease_owner, state.lease_until = None, None
         state.last_error = error[:500]
         state.consecutive_failures += 1
+        state.failing_since = state.failing_since or now
         return True
 
-    await mutate_state(services, tenant_id, mailbox, change)
+    return await mutate_state(services, tenant_id, mailbox, change)

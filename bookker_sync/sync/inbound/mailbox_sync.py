@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
+from bookker_sync.domain.events import EventFacts, EventType, Origin
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.domain.reconcile import (
@@ -29,6 +30,7 @@ from bookker_sync.graph.errors import SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync import messages
+from bookker_sync.sync.events.log import record_event
 from bookker_sync.sync.inbound import lease as mailbox_state
 from bookker_sync.sync.inbound.action_runner import ActionRunner
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
@@ -43,6 +45,7 @@ PENDING_GRACE = timedelta(seconds=30)
 MAX_RUNS = 10
 MAX_FOLLOW_UP_SECONDS = 600
 IN_FLIGHT_WAIT_SECONDS = 3.0
+SYNC_FAILING_AFTER = 3  # failed runs in a row before Bookker hears the room is failing
 
 
 @dataclass
@@ -108,11 +111,26 @@ async def sync_mailbox(
             ):
                 break
     except Exception as exc:
-        await mailbox_state.abandon(
+        state = await mailbox_state.abandon(
             services, tenant_id, mailbox, owner, f"{type(exc).__name__}: {exc}"
         )
+        if state.consecutive_failures == SYNC_FAILING_AFTER and state.failing_since:
+            await _room_health(services, state, EventType.ROOM_SYNC_FAILING, state.failing_since)
         raise
     return result
+
+
+async def _room_health(
+    services: Services, state: MailboxState, kind: EventType, since: datetime
+) -> None:
+    """room.sync_failing after SYNC_FAILING_AFTER failed runs in a row; recovered at the
+    next good run. One of each per episode (keyed by when the failures began)."""
+    await record_event(services, EventFacts(
+        tenant_id=state.tenant_id, type=kind, origin=Origin.SYSTEM,
+        key=f"{state.mailbox}|{since.isoformat()}", reason=state.last_error,
+        extra={"mailbox": state.mailbox, "spaceId": state.space_id,
+               "failingSince": since.isoformat()},
+    ))  # fmt: skip
 
 
 async def _run_once(
@@ -149,17 +167,23 @@ async def _run_once(
         result.actions[name] = result.actions.get(name, 0) + 1
 
     lag_seconds: float | None = None
+    recovered: tuple[MailboxState, datetime] | None = None
 
     def done(s: MailboxState) -> bool:
-        nonlocal lag_seconds
+        nonlocal lag_seconds, recovered
         lag_seconds = lag.record_run(s, now, services.clock.now())  # before last_sync_at moves
+        failing = s.consecutive_failures >= SYNC_FAILING_AFTER and s.failing_since is not None
+        recovered = (s.model_copy(), s.failing_since) if failing and s.failing_since else None
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
+        s.failing_since = None
         s.space_id = space_id
         if result.full_resync or link is None:
             s.full_resyncs += 1
         return True
 
     await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
+    if recovered is not None:
+        await _room_health(services, recovered[0], EventType.ROOM_SYNC_RECOVERED, recovered[1])
     telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
 
 
@@ -191,7 +215,7 @@ async def _pull(
                 stored = await index.wait_for_booking(services, remote, IN_FLIGHT_WAIT_SECONDS)
                 if stored is not None:
                     actions = reconcile(stored.booking, remote, context)
-            await runner.run(actions)
+            await runner.run(actions, remote)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
         saved = page.next_link or page.delta_link

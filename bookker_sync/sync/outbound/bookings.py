@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bookker_sync.domain import lifecycle
+from bookker_sync.domain.events import EventType, Origin
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -28,14 +29,15 @@ from bookker_sync.domain.reconcile import CANCELLED_IN_BOOKKER
 from bookker_sync.domain.recurrence import expand, to_graph_pattern
 from bookker_sync.domain.rules import check_booking, check_occurrences
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.errors import GraphError
+from bookker_sync.graph.errors import GraphError, GraphNotFoundError
 from bookker_sync.graph.event_json import (
     extension_body,
+    fields_patch,
     graph_local_datetime,
     new_event_body,
     time_patch,
 )
-from bookker_sync.graph.graph_types import GraphEvent
+from bookker_sync.graph.graph_types import GraphEvent, JsonObject
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -48,12 +50,15 @@ from bookker_sync.sync.booking_records import (
     mutate,
 )
 from bookker_sync.sync.errors import (
+    AppError,
     BadRequestError,
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
+    MailboxNotFoundError,
     RuleViolationError,
 )
+from bookker_sync.sync.events.log import booking_event
 from bookker_sync.sync.messages import OutboundMessage
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
@@ -76,9 +81,13 @@ def occurrence_id(series_id: str, index: int) -> str:
 
 @dataclass(frozen=True)
 class Created:
-    bookings: list[Booking]
+    records: list[BookingRecord]
     series_id: str | None
     replayed: bool
+
+    @property
+    def bookings(self) -> list[Booking]:
+        return [r.booking for r in self.records]
 
 
 def room_of(tenant: Tenant, space: Space) -> str | None:
@@ -103,12 +112,39 @@ def _raise_for(violations: list[Violation]) -> None:
     errors = [v.to_json_dict() for v in violations]
     if any(v.rule == "access" for v in violations):
         raise ForbiddenError("the user may not book this space", errors=errors)
-    raise RuleViolationError(
-        "the booking breaks " + ", ".join(sorted({v.rule for v in violations})), errors=errors
-    )
+    raise RuleViolationError(_rules_sentence(violations), errors=errors)
 
 
-def _graph_failure(exc: GraphError, doing: str) -> GraphFailureError:
+MAX_REASONS_IN_MESSAGE = 3
+
+
+def _rules_sentence(violations: list[Violation]) -> str:
+    """What a person reads: "The booking breaks 2 of the rules. maxMinutes: Sala Mar
+    can be booked for at most 240 minutes; … openingHours: …" (each rule named)."""
+    rules = sorted({v.rule for v in violations})
+    count = "a rule" if len(rules) == 1 else f"{len(rules)} rules"
+    shown = [f"{v.rule}: {_sentence(v.message)}" for v in violations[:MAX_REASONS_IN_MESSAGE]]
+    more = len(violations) - len(shown)
+    tail = [f"And {more} more (see errors)."] if more > 0 else []
+    return " ".join([f"The booking breaks {count} ({', '.join(rules)}).", *shown, *tail])
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+# Graph's 404 codes for an address no mailbox has (event-post: "The requested user
+# '…' is invalid."), or a user without an Exchange Online mailbox.
+_NO_MAILBOX = {"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"}
+
+
+def _graph_failure(exc: GraphError, doing: str, mailbox: str) -> AppError:
+    if isinstance(exc, GraphNotFoundError) and exc.code in _NO_MAILBOX:
+        return MailboxNotFoundError(
+            f"mailbox {mailbox} not found in the directory of the tenant's Microsoft 365",
+            mailbox=mailbox,
+        )
     return GraphFailureError(
         f"Outlook did not accept {doing}: {exc.message}", transient=exc.transient
     )
@@ -158,15 +194,19 @@ async def create_booking(
         copies = await _write_outlook(services, tenant, space, user, body, booking_id, claims)
     except GraphError as exc:
         await services.ledger.release(tenant_id, space.id, claims)
-        raise _graph_failure(exc, "the booking") from exc
+        raise _graph_failure(exc, "the booking", user.email) from exc
     bookings = [
         b.model_copy(update={"outlook": _outlook_ref(tenant, space, user, copy)})
         for b, copy in zip(pending, copies, strict=True)
     ]
-    for booking, copy in zip(bookings, copies, strict=True):
-        await _store_new(services, BookingRecord(booking=booking, organizer_event=copy.raw))
+    records = [
+        BookingRecord(booking=booking, organizer_event=copy.raw, synced_at=now)
+        for booking, copy in zip(bookings, copies, strict=True)
+    ]
+    for record in records:
+        await _store_new(services, record)
     await services.ledger.confirm(tenant_id, space.id, claims)
-    return Created(bookings=bookings, series_id=series_id, replayed=False)
+    return Created(records=records, series_id=series_id, replayed=False)
 
 
 def _occurrences(body: NewBooking, space: Space) -> list[tuple[datetime, datetime]]:
@@ -188,10 +228,10 @@ async def _replay(services: Services, tenant_id: str, booking_id: str) -> Create
     """A POST retried with the same idempotency key returns what the first one made."""
     single = await services.repos.bookings.find(tenant_id, booking_id)
     if single is not None:
-        return Created([single.value.booking], None, replayed=True)
+        return Created([single.value], None, replayed=True)
     series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
     if series:
-        ordered = sorted((r.booking for r in series), key=lambda b: b.start)
+        ordered = sorted(series, key=lambda r: r.booking.start)
         return Created(ordered, booking_id, replayed=True)
     return None
 
@@ -230,7 +270,7 @@ async def _write_outlook(
     if body.recurrence is None:
         event = await calendar.create_event(user.email, new_event_body(
             subject=subject, start=body.start, end=body.end, location_name=space.name,
-            room_email=room, transaction_id=booking_id, extension=extension,
+            room_email=room, transaction_id=booking_id, extension=extension, fields=body.fields,
         ))  # fmt: skip
         return [event]
     zone = space.rules.time_zone
@@ -242,6 +282,7 @@ async def _write_outlook(
     event_body = new_event_body(
         subject=subject, start=first_start, end=first_end, location_name=space.name,
         room_email=room, transaction_id=booking_id, extension=extension, recurrence=pattern,
+        fields=body.fields,
     )  # fmt: skip
     # Series times are local so Outlook keeps the wall-clock time across DST, like we do.
     event_body["start"], event_body["end"] = local_first, graph_local_datetime(first_end, zone)
@@ -324,7 +365,7 @@ async def list_bookings(
     start_from: datetime | None = None,
     until: datetime | None = None,
     status: BookingStatus | None = None,
-) -> list[Booking]:
+) -> list[BookingRecord]:
     await get_tenant(services, tenant_id)
     clauses: list[str] = []
     params: dict[str, object] = {}
@@ -338,13 +379,13 @@ async def list_bookings(
             clauses.append(f"{column} {op} @{name}")
             params[name] = value
     records = await services.repos.bookings.list(tenant_id, " and ".join(clauses) or None, **params)
-    return sorted((r.booking for r in records), key=lambda b: (b.start, b.id))
+    return sorted(records, key=lambda r: (r.booking.start, r.booking.id))
 
 
 # -- update ----------------------------------------------------------------------------
 async def update_booking(
     services: Services, tenant_id: str, booking_id: str, patch: BookingChange
-) -> Booking:
+) -> BookingRecord:
     tenant = await get_tenant(services, tenant_id)
     stored = await get_booking(services, tenant_id, booking_id)
     old = stored.value.booking
@@ -371,29 +412,46 @@ async def update_booking(
     except LedgerSpanError as exc:
         raise _too_long() from exc
     subject = patch.subject if patch.subject is not None else None
+    space_room = room_of(tenant, space)
+    outlook_patch = _outlook_patch(old, start, end, subject, patch, space_room, space.name)
     try:
-        event = await _patch_outlook(services, tenant, old, start, end, subject)
+        event = await _patch_outlook(services, tenant, old, outlook_patch)
     except GraphError as exc:
         await apply_ledger(services, old, moved.ledger.undo())
-        raise _graph_failure(exc, "the change") from exc
+        raise _graph_failure(exc, "the change", old.outlook.organizer_mailbox or "") from exc
     return await _save_update(services, stored, start, end, subject, event, now)
 
 
-async def _patch_outlook(
-    services: Services,
-    tenant: Tenant,
-    booking: Booking,
+def _outlook_patch(
+    old: Booking,
     start: datetime,
     end: datetime,
     subject: str | None,
+    change: BookingChange,
+    room: str | None,
+    location_name: str,
+) -> JsonObject:
+    """Only what the PATCH changes: anything else Outlook holds (a Teams link,
+    attendees, the body) is left alone."""
+    patch: JsonObject = {}
+    if (start, end) != (old.start, old.end):
+        patch.update(time_patch(start, end))
+    if subject is not None:
+        patch["subject"] = subject
+    patch.update(fields_patch(change.fields, room_email=room, location_name=location_name))
+    return patch
+
+
+async def _patch_outlook(
+    services: Services, tenant: Tenant, booking: Booking, patch: JsonObject
 ) -> GraphEvent | None:
     ref = booking.outlook
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
+    if not patch:
+        return None  # nothing for Outlook to change
     calendar = services.graph.calendar(tenant.graph_tenant_id)
-    return await calendar.update_event(
-        ref.organizer_mailbox, ref.organizer_event_id, time_patch(start, end, subject)
-    )
+    return await calendar.update_event(ref.organizer_mailbox, ref.organizer_event_id, patch)
 
 
 async def _save_update(
@@ -404,7 +462,7 @@ async def _save_update(
     subject: str | None,
     event: GraphEvent | None,
     now: datetime,
-) -> Booking:
+) -> BookingRecord:
     def change(record: BookingRecord) -> bool:
         b = record.booking
         b.start, b.end = start, end
@@ -412,10 +470,11 @@ async def _save_update(
             b.subject = subject
         if event is not None:
             record.organizer_event = event.raw
+            record.synced_at, record.sync_error = now, None
             b.outlook.change_key = event.change_key or b.outlook.change_key
         return True
 
-    return (await mutate(services, stored, change)).booking
+    return await mutate(services, stored, change)
 
 
 # -- delete / release --------------------------------------------------------------------
@@ -430,21 +489,29 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
             services, tenant, booking, "Cancelled in Bookker", room_decides=False
         )
     except GraphError as exc:
-        raise _graph_failure(exc, "the cancellation") from exc
-    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER)
+        raise _graph_failure(
+            exc, "the cancellation", booking.outlook.organizer_mailbox or ""
+        ) from exc
+    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER, origin=Origin.BOOKKER)
 
 
 async def mark_cancelled(
-    services: Services, stored: Stored[BookingRecord], reason: str | None
-) -> Booking:
-    """Status cancelled (idempotent) and the slot freed."""
+    services: Services, stored: Stored[BookingRecord], reason: str | None, origin: Origin
+) -> BookingRecord:
+    """Status cancelled (idempotent) and the slot freed; Bookker is told (once: a
+    booking is cancelled only once, so the event's key is fixed)."""
     record, _ = await change_booking(services, stored, lambda b: lifecycle.cancel(b, reason))
-    return record.booking
+    if record.booking.status is BookingStatus.CANCELLED:
+        await booking_event(
+            services, EventType.BOOKING_CANCELLED, record, origin, key="cancelled",
+            reason=record.booking.status_reason,
+        )  # fmt: skip
+    return record
 
 
 async def release_booking(
     services: Services, tenant_id: str, booking_id: str, reason: str
-) -> Booking:
+) -> BookingRecord:
     """System action: the slot is freed now; Outlook is told through queue `outbound`.
 
     Retrying a release with the same reason re-sends the outbound work (idempotent).
@@ -455,7 +522,7 @@ async def release_booking(
     already = booking.status is BookingStatus.CANCELLED and booking.status_reason == reason
     if booking.status is not BookingStatus.CONFIRMED and not already:
         raise ConflictAppError(f"booking {booking_id} is {booking.status.value}")
-    released = await mark_cancelled(services, stored, reason=reason)
+    released = await mark_cancelled(services, stored, reason=reason, origin=Origin.SYSTEM)
     await messages.send(services.queues, OutboundMessage(
         action="release", tenant_id=tenant_id, booking_id=booking_id, reason=reason
     ))  # fmt: skip

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from bookker_sync.domain.mailbox import Mailbox
-from bookker_sync.domain.models import Space, Tenant, User
+from bookker_sync.domain.models import Space, Tenant, TenantMode, User
+from bookker_sync.graph.errors import GraphError
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
-from bookker_sync.sync.errors import ForbiddenError, NotFoundAppError
+from bookker_sync.sync.errors import ForbiddenError, MailboxNotFoundError, NotFoundAppError
+from bookker_sync.sync.events import push_config
 from bookker_sync.sync.messages import LifecycleMessage
-from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
+from bookker_sync.sync.outbound.commands import EventsChange, SpaceConfig, TenantConfig, UserConfig
 from bookker_sync.sync.ownership import bind_directory, claim_room, release_room
 from bookker_sync.sync.services import Services
+
+log = logging.getLogger(__name__)
 
 
 async def get_tenant(services: Services, tenant_id: str) -> Tenant:
@@ -35,11 +42,17 @@ async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
 
 
 async def put_tenant(
-    services: Services, tenant_id: str, body: TenantConfig, *, may_bind: bool = True
+    services: Services,
+    tenant_id: str,
+    body: TenantConfig,
+    events: EventsChange | None = None,
+    *,
+    may_bind: bool = True,
 ) -> tuple[Tenant, bool]:
-    """Create or replace; returns (tenant, created). A ``graph_tenant_id`` other than the
-    bound one rebinds the tenant's directory, which only a caller that ``may_bind`` can
-    do (otherwise: admin consent); left out, the binding is kept."""
+    """Create or replace; returns (tenant, created). ``events`` sets or removes the
+    push destination (checked before anything is written). A ``graph_tenant_id`` other
+    than the bound one rebinds the tenant's directory, which only a caller that
+    ``may_bind`` can do (otherwise: admin consent); left out, the binding is kept."""
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
     bound = existed.value.graph_tenant_id if existed else ""
     wanted = body.graph_tenant_id.lower() if body.graph_tenant_id else bound
@@ -48,6 +61,13 @@ async def put_tenant(
             "the tenant's directory (graphTenantId) is bound by admin consent: "
             f"GET /api/tenants/{tenant_id}/consent"
         )
+    if events is not None and events.given:
+        if events.destination is None:
+            await push_config.remove_push(services, tenant_id)
+        else:
+            await push_config.configure_push(services, tenant_id, push_config.PushConfig(
+                events.destination.url, events.destination.secret
+            ))  # fmt: skip
     if existed is not None and wanted != bound:
         bound = (await bind_directory(services, tenant_id, wanted)).graph_tenant_id
     tenant = Tenant(
@@ -68,6 +88,7 @@ async def put_space(
 ) -> tuple[Space, bool]:
     tenant = await get_tenant(services, tenant_id)
     space = Space(id=space_id, tenant_id=tenant_id, **vars(body))
+    await _check_room_exists(services, tenant, space)
     existed = await services.repos.spaces.find(tenant_id, space_id)
     room = Mailbox.parse(space.resource_email)
     if room is not None:
@@ -84,6 +105,29 @@ async def put_space(
     return space, existed is None
 
 
+async def _check_room_exists(services: Services, tenant: Tenant, space: Space) -> None:
+    """A bidirectional tenant's space subscribes to its room's calendar: a room address
+    with no mailbox would only fail later, in the background. Said now, naming it.
+    If Graph can't answer (no consent yet, unavailable), the space is stored anyway
+    and its subscription state on the status page tells what is wrong."""
+    if tenant.mode is not TenantMode.BIDIRECTIONAL or not space.resource_email:
+        return
+    if not tenant.graph_tenant_id:
+        return  # no directory bound yet: nothing to ask
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    try:
+        exists = await calendar.mailbox_exists(space.resource_email)
+    except GraphError as exc:
+        log.warning("could not check room %s exists: %s", space.resource_email, exc)
+        return
+    if not exists:
+        raise MailboxNotFoundError(
+            f"room mailbox {space.resource_email} not found in the directory of the "
+            "tenant's Microsoft 365: create it (or fix resourceEmail) first",
+            mailbox=space.resource_email,
+        )
+
+
 async def put_user(
     services: Services, tenant_id: str, user_id: str, body: UserConfig
 ) -> tuple[User, bool]:
@@ -92,3 +136,30 @@ async def put_user(
     existed = await services.repos.users.find(tenant_id, user_id)
     await services.repos.users.upsert(tenant_id, user_id, user)
     return user, existed is None
+
+
+# -- reading and removing ------------------------------------------------------------------
+async def list_spaces(services: Services, tenant_id: str) -> list[Space]:
+    await get_tenant(services, tenant_id)
+    return sorted(await services.repos.spaces.list(tenant_id), key=lambda s: s.id)
+
+
+async def list_users(services: Services, tenant_id: str) -> list[User]:
+    await get_tenant(services, tenant_id)
+    return sorted(await services.repos.users.list(tenant_id), key=lambda u: u.id)
+
+
+async def delete_user(services: Services, tenant_id: str, user_id: str) -> None:
+    """The user is removed from Bookker; their bookings stay (they are history, and
+    Outlook keeps the meetings). Deleting an unknown user is a 404."""
+    await get_user(services, tenant_id, user_id)
+    await services.repos.users.delete(tenant_id, user_id)
+
+
+async def tenant_view(services: Services, tenant: Tenant) -> dict[str, Any]:
+    """The tenant as the API shows it: its push URL, never the push secret."""
+    out = tenant.to_json_dict()
+    events = await push_config.push_view(services, tenant.id)
+    if events is not None:
+        out["events"] = events
+    return out

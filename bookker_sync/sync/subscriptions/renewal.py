@@ -150,7 +150,12 @@ async def _renew_chunk(
         results = await send_batch(services.graph.transport(graph_tenant), GATE, items)
     except GraphError as exc:
         log.warning("renewal batch for %s failed: %s", graph_tenant, exc)
-        report.failed += len(chunk)
+        if not exc.permission:
+            report.failed += len(chunk)
+            return
+        for record in chunk:  # the app lost its consent: each room needs it again
+            await subscriptions.mark_failed(services, record, exc)
+        report.needs_consent += len(chunk)
         return
     report.batches += 1
     report.per_tenant_writes[graph_tenant] += len(chunk)
