@@ -140,9 +140,11 @@ async def accept(services: Services, items: Sequence[Any]) -> IngressResult:
     pokes: dict[tuple[str, str], None] = {}
     lifecycle: list[LifecycleMessage] = []
     telemetry.NOTIFICATIONS_RECEIVED.add(len(items))
-    await CACHE.refresh(services)
     ids = [_subscription_id(item) for item in items]
-    owners = await _resolve(services, [i for i in ids if i is not None])
+    well_formed = [i for i in ids if i is not None]
+    if well_formed:  # nothing to look up: no storage call at all
+        await CACHE.refresh(services)
+    owners = await _resolve(services, well_formed)
     secret = services.settings.security.key
     for value, sub_id in zip(items, ids, strict=True):
         if sub_id is None:
