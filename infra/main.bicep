@@ -261,6 +261,7 @@ var appTables = [
   'declines'
   'roomclaims'
   'apiclients'
+  'writebudget'
   'events'
   'eventpush'
   'eventdeadletters'

@@ -18,7 +18,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -54,14 +54,6 @@ class AcceptOutlookBooking:
 
     booking: Booking
     remote: RemoteEvent = field(compare=False)
-
-
-@dataclass(frozen=True)
-class AddExtension:
-    """Put our com.bookker.sync extension on the room copy."""
-
-    booking_id: str
-    room_event_id: str
 
 
 @dataclass(frozen=True)
@@ -154,7 +146,7 @@ class InspectOrganizer:
 
 
 Action = (
-    Ignore | RecordCopy | AcceptOutlookBooking | AddExtension | DeclineRoomEvent | MarkDeclined
+    Ignore | RecordCopy | AcceptOutlookBooking | DeclineRoomEvent | MarkDeclined
     | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
     | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent
 )  # fmt: skip
@@ -228,8 +220,10 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
     violations = judge(remote, ctx, ignore_id=None)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
-    booking = _booking_from(remote, ctx)
-    return [AcceptOutlookBooking(booking, remote), AddExtension(booking.id, remote.id)]
+    # Accepting costs no Graph write: the room already holds the event. (No extension
+    # is put on the room copy: nothing reads it; the copy is matched by its stored id
+    # and iCalUId, and the booking id is derived from the room event id.)
+    return [AcceptOutlookBooking(_booking_from(remote, ctx), remote)]
 
 
 def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
@@ -243,15 +237,12 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         return [Ignore(f"booking already {stored.status.value}")]
     if remote.response is Response.DECLINED:
         return [MarkDeclined(stored.id, "The room declined the booking.")]
-    extension: list[Action] = []
-    if stored.source is BookingSource.OUTLOOK and not stored.outlook.resource_extension:
-        extension = [AddExtension(stored.id, remote.id)]
     if remote.change_key and remote.change_key == stored.outlook.resource_change_key:
-        return [*extension] or [Ignore("echo: this version is already stored")]
+        return [Ignore("echo: this version is already stored")]
     if remote.start is None or remote.end is None:
         return [Ignore("no times on the event")]
     if (remote.start, remote.end) == (stored.start, stored.end):
-        return [RecordCopy(stored.id, remote), *extension]
+        return [RecordCopy(stored.id, remote)]
     if remote.end <= remote.start:  # moved to no valid times: not a booking, put it back
         return [RevertOrganizerEvent(
             stored.id, stored.start, stored.end, remote.start, remote.end,
@@ -263,7 +254,7 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
             stored.id, stored.start, stored.end, remote.start, remote.end,
             decline_message(violations),
         )]  # fmt: skip
-    return [UpdateBooking(stored.id, remote.start, remote.end, remote), *extension]
+    return [UpdateBooking(stored.id, remote.start, remote.end, remote)]
 
 
 def _room_took_it_back(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:

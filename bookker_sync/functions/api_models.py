@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from bookker_sync.domain.mailbox import is_strict_address
+from bookker_sync.domain.addresses import is_strict_address
 from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules
 from bookker_sync.domain.outlook_fields import Body, OutlookFields, Sensitivity, ShowAs
 from bookker_sync.domain.recurrence import Recurrence
@@ -28,7 +28,7 @@ from bookker_sync.sync.outbound.commands import (
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# The OpenAPI shape; _strict_address below is the whole grammar (domain/mailbox.py).
+# The OpenAPI shape; _strict_address below is the whole grammar (domain/addresses.py).
 _EMAIL = r"^[^@\s/?#$%]{1,64}@[A-Za-z0-9.\-]{1,189}$"
 MAX_BOOKING_WINDOW_DAYS = 36_500
 _DATE_TIME = re.compile(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.outlook_fields import Body, OutlookFields, OutlookView
 from bookker_sync.domain.remote import Attendee, EventType, RemoteEvent, Response
 from bookker_sync.graph.graph_times import (

@@ -9,7 +9,7 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.graph.graph_types import EventJson
 from bookker_sync.storage.tables import DocumentTable
@@ -25,6 +25,7 @@ SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
 ROOM_CLAIMS_TABLE = "roomclaims"
 API_CLIENTS_TABLE = "apiclients"
+WRITE_BUDGET_TABLE = "writebudget"
 EVENTS_TABLE = "events"  # storage/event_log.py
 EVENT_PUSH_TABLE = "eventpush"
 DEAD_LETTERS_TABLE = "eventdeadletters"
@@ -41,6 +42,7 @@ APP_TABLES = (
     DECLINES_TABLE,
     ROOM_CLAIMS_TABLE,
     API_CLIENTS_TABLE,
+    WRITE_BUDGET_TABLE,
     EVENTS_TABLE,
     EVENT_PUSH_TABLE,
     DEAD_LETTERS_TABLE,
@@ -217,6 +219,14 @@ class DeadLetter(BaseModel):
     last_error: str | None = None
 
 
+class BudgetSlot(BaseModel):
+    """Writes granted in one time slot, shared by every instance of the app (one entity
+    per Graph tenant, reused from slot to slot)."""
+
+    slot: int = 0
+    used: int = 0
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -266,6 +276,7 @@ class Repositories:
         self.generation = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionGeneration)
         self.room_claims = DocumentTable(service, ROOM_CLAIMS_TABLE, RoomClaim)
         self.api_clients = DocumentTable(service, API_CLIENTS_TABLE, ApiClient)
+        self.write_budget = DocumentTable(service, WRITE_BUDGET_TABLE, BudgetSlot)
         self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
         self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)
 

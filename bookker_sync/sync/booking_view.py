@@ -7,17 +7,16 @@ from the stored copy; a private meeting shows none of that (only that it exists)
 
 from __future__ import annotations
 
-from typing import Any
-
 from bookker_sync.domain.models import BookingSource, BookingStatus
 from bookker_sync.domain.outlook_fields import OutlookView
 from bookker_sync.graph.event_json import outlook_view, own_response
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import BookingRecord
 
 PENDING_ANSWERS = (None, "none", "notResponded", "tentativelyAccepted")
 
 
-def booking_json(record: BookingRecord, *, expand_outlook: bool = False) -> dict[str, Any]:
+def booking_json(record: BookingRecord, *, expand_outlook: bool = False) -> JsonObject:
     booking = record.booking
     out = booking.to_json_dict()
     event = record.organizer_event or record.resource_event
@@ -31,8 +30,8 @@ def booking_json(record: BookingRecord, *, expand_outlook: bool = False) -> dict
     return out
 
 
-def _outlook_fields(view: OutlookView, source: BookingSource) -> dict[str, Any]:
-    shown: dict[str, Any] = {"sensitivity": view.sensitivity}
+def _outlook_fields(view: OutlookView, source: BookingSource) -> JsonObject:
+    shown: JsonObject = {"sensitivity": view.sensitivity}
     if view.private:
         return shown  # a private meeting's people, text and link are not Bookker's to show
     shown.update({
@@ -52,7 +51,7 @@ def _outlook_fields(view: OutlookView, source: BookingSource) -> dict[str, Any]:
     return shown
 
 
-def _sync_state(record: BookingRecord, view: OutlookView | None) -> dict[str, Any]:
+def _sync_state(record: BookingRecord, view: OutlookView | None) -> JsonObject:
     """``synced``: Outlook holds what Bookker holds; ``pending``: Outlook (the room) has
     not caught up yet; ``failed``: Outlook refused the last write."""
     booking = record.booking

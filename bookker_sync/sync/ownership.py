@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Tenant
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.repositories import TENANT_PARTITION, RoomClaim

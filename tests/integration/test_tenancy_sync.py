@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.domain.signing import CLIENT_STATE, keyed_digest
 from bookker_sync.graph.errors import GraphError

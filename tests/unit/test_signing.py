@@ -1,5 +1,5 @@
 """Keyed digests and consent states (domain/signing.py), the strict address grammar
-(domain/mailbox.py) and the security settings."""
+(domain/addresses.py) and the security settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bookker_sync.domain.mailbox import is_strict_address
+from bookker_sync.domain.addresses import is_strict_address
 from bookker_sync.domain.signing import (
     CLIENT_STATE,
     CONSENT_STATE,

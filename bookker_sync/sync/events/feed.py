@@ -12,8 +12,8 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
+from bookker_sync.json_types import JsonObject
 from bookker_sync.sync.errors import BadRequestError
 from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.services import Services
@@ -47,7 +47,7 @@ def parse_limit(raw: str | None) -> int:
 
 @dataclass(frozen=True)
 class FeedPage:
-    events: list[dict[str, Any]]
+    events: list[JsonObject]
     cursor: str
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from bookker_sync.domain.events import EventFacts, EventType, Origin, event_data, event_id
 from bookker_sync.domain.models import Violation
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.sync.booking_view import booking_json
 from bookker_sync.sync.services import Services
@@ -30,8 +30,8 @@ async def record_event(services: Services, facts: EventFacts) -> int | None:
     eid = event_id(facts)
     now = services.clock.now()
 
-    def build(seq: int) -> dict[str, Any]:
-        attributes: dict[str, Any] = {
+    def build(seq: int) -> JsonObject:
+        attributes: JsonObject = {
             "id": eid,
             "source": f"/tenants/{facts.tenant_id}",
             "type": facts.type.cloud_type,
@@ -43,7 +43,7 @@ async def record_event(services: Services, facts: EventFacts) -> int | None:
         if facts.booking_id:
             attributes["subject"] = f"bookings/{facts.booking_id}"
         envelope = CloudEvent(attributes, event_data(facts))
-        cloud_event: dict[str, Any] = json.loads(_FORMAT.write(envelope))
+        cloud_event: JsonObject = json.loads(_FORMAT.write(envelope))
         return cloud_event
 
     seq = await services.events.append(facts.tenant_id, eid, now, facts.booking_id, build)

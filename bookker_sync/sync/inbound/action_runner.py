@@ -14,7 +14,6 @@ from bookker_sync.domain.models import Booking, BookingStatus
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
-    AddExtension,
     CancelBooking,
     DeclineRoomEvent,
     Ignore,
@@ -31,8 +30,8 @@ from bookker_sync.domain.reconcile import (
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
-from bookker_sync.graph.room_writes import decline_item, extension_item
+from bookker_sync.graph.event_json import parse_event, time_patch
+from bookker_sync.graph.room_writes import decline_item
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -53,7 +52,7 @@ class ActionRunner:
         self.calendar = calendar
         self.index = index
         self.applied: list[Action] = []
-        self._room_writes: list[AddExtension | DeclineRoomEvent] = []
+        self._room_writes: list[DeclineRoomEvent] = []
         self._seen: dict[str, RemoteEvent] = {}  # room event id → the item (whose meeting)
 
     async def run(self, actions: list[Action], remote: RemoteEvent | None = None) -> None:
@@ -72,7 +71,7 @@ class ActionRunner:
                 await self._record_copy(bid, remote)
             case AcceptOutlookBooking():
                 await self._accept(action)
-            case AddExtension() | DeclineRoomEvent():
+            case DeclineRoomEvent():
                 # Graph writes on the room wait for the end of the page: one $batch.
                 self._room_writes.append(action)
             case MarkDeclined(booking_id=bid, reason=reason):
@@ -123,7 +122,6 @@ class ActionRunner:
                 else f"{self.index.space.name} is already booked from "
                 f"{clash[0].start:%Y-%m-%d %H:%M} to {clash[0].end:%H:%M} UTC."
             )
-            # The AddExtension that follows finds no booking and does nothing.
             await self.apply(ledger_refused(action, booking, detail))
             return
         record = BookingRecord(
@@ -219,15 +217,12 @@ class ActionRunner:
 
     # -- Graph actions -----------------------------------------------------------------
     async def flush(self) -> None:
-        """Send the page's room writes: $batch of up to 20, chained with dependsOn so
+        """Send the page's room declines: $batch of up to 20, chained with dependsOn so
         they reach the mailbox one at a time (Outlook allows 4 concurrent requests).
         Anything the batch could not do is done one by one (with retries)."""
         writes, self._room_writes = self._room_writes, []
-        items: list[tuple[AddExtension | DeclineRoomEvent, BatchItem]] = []
-        for write in writes:
-            item = self._batch_item(write, str(len(items)))
-            if item is not None:
-                items.append((write, item))
+        items = [(w, decline_item(str(n), self.index.room, w.room_event_id, w.reason))
+                 for n, w in enumerate(writes)]  # fmt: skip
         for start in range(0, len(items), MAX_BATCH):
             chunk = items[start : start + MAX_BATCH]
             chained = [
@@ -238,38 +233,18 @@ class ActionRunner:
             for (write, _), result in zip(chunk, results, strict=True):
                 await self._settle(write, result)
 
-    def _batch_item(self, write: AddExtension | DeclineRoomEvent, item_id: str) -> BatchItem | None:
-        room = self.index.room
-        if isinstance(write, DeclineRoomEvent):
-            return decline_item(item_id, room, write.room_event_id, write.reason)
-        record = self.index.records.get(write.booking_id)
-        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
-            return None  # e.g. the acceptance turned into a decline (slot taken)
-        b = record.booking
-        return extension_item(item_id, room, write.room_event_id, b.id, b.tenant_id, b.space_id)
-
-    async def _settle(self, write: AddExtension | DeclineRoomEvent, result: BatchResult) -> None:
-        done = (
-            result.ok
-            or result.status == 404
-            or (isinstance(write, AddExtension) and result.status == 409)
-        )
-        # Not done (424 after an earlier failure, 429, 5xx): done alone, with retries.
-        if isinstance(write, DeclineRoomEvent):
-            remote = self._seen.get(write.room_event_id)
-            await decline_room_copy(self.services, self.calendar, RoomDecline(
-                tenant_id=self.index.tenant_id, space_id=self.index.space.id,
-                room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
-                rules=[v.rule for v in write.violations],
-                organizer=remote.organizer_email if remote else None,
-                subject=remote.subject if remote else None,
-                start=remote.start if remote else None, end=remote.end if remote else None,
-            ), sent=done)  # fmt: skip
-            await self._rejected(write)
-        elif done:
-            await self._extension_added(write.booking_id)
-        else:
-            await self._add_extension_now(write.booking_id, write.room_event_id)
+    async def _settle(self, write: DeclineRoomEvent, result: BatchResult) -> None:
+        # Not sent (424 after an earlier failure, 429, 5xx): declined alone, with retries.
+        remote = self._seen.get(write.room_event_id)
+        await decline_room_copy(self.services, self.calendar, RoomDecline(
+            tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+            room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
+            rules=[v.rule for v in write.violations],
+            organizer=remote.organizer_email if remote else None,
+            subject=remote.subject if remote else None,
+            start=remote.start if remote else None, end=remote.end if remote else None,
+        ), sent=result.ok or result.status == 404)  # fmt: skip
+        await self._rejected(write)
 
     async def _rejected(self, write: DeclineRoomEvent) -> None:
         """An Outlook request Bookker declined: Bookker is told who asked for what and
@@ -293,23 +268,6 @@ class ActionRunner:
                 "subject": remote.subject, "roomEventId": remote.id,
             },
         ))  # fmt: skip
-
-    async def _add_extension_now(self, booking_id: str, room_event_id: str) -> None:
-        record = self.index.records.get(booking_id)
-        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
-            return
-        body = extension_body(booking_id, record.booking.tenant_id, record.booking.space_id)
-        await self.calendar.add_extension(self.index.room, room_event_id, body)
-        await self._extension_added(booking_id)
-
-    async def _extension_added(self, booking_id: str) -> None:
-        def change(rec: BookingRecord) -> bool:
-            if rec.booking.outlook.resource_extension:
-                return False
-            rec.booking.outlook.resource_extension = True
-            return True
-
-        await self._mutate(booking_id, change)
 
     async def _organizer_copy(self, record: BookingRecord) -> RemoteEvent | None:
         ref = record.booking.outlook

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.events import EventFacts, EventType, Origin
-from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.domain.reconcile import (
     IN_FLIGHT,
@@ -86,16 +86,18 @@ async def sync_mailbox(
         return result  # a follow-up poke whose holder was alive and did the work
     owner = mailbox_state.new_owner()
     acquired = await mailbox_state.acquire(
-        services, tenant_id, mailbox, owner, services.clock.now()
-    )
+        services, tenant_id, mailbox, owner, services.clock.now(),
+        follow_up=unless_synced_after is not None,
+    )  # fmt: skip
     if not acquired.won:
         log.info("sync of %s: already running elsewhere; marked dirty", mailbox)
         if acquired.follow_up_seconds is not None:
-            # If the holder died, this poke runs once its lease has run out.
+            # If the holder died, this poke runs once its lease has run out. A follow-up
+            # keeps its first moment: any sync since then has covered the poke.
             delay = int(min(max(acquired.follow_up_seconds, 1), MAX_FOLLOW_UP_SECONDS))
             follow_up = MailboxSyncMessage(
                 tenant_id=tenant_id, mailbox=Mailbox(mailbox),
-                unless_synced_after=services.clock.now(),
+                unless_synced_after=unless_synced_after or services.clock.now(),
             )  # fmt: skip
             await messages.send(services.queues, follow_up, delay_seconds=delay)
         return result

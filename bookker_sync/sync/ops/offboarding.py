@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.subscriptions import events_resource
 from bookker_sync.storage.repositories import (

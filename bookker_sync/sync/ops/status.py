@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, TenantMode
 from bookker_sync.storage.queue_admin import QueueAdmin
 from bookker_sync.storage.queues import APP_QUEUES, poison_queue

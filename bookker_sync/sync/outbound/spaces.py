@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.events import Origin
-from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Booking, BookingStatus, TenantMode
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.sync import messages

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode, User
 from bookker_sync.graph.errors import GraphError
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
 from bookker_sync.sync.errors import ForbiddenError, MailboxNotFoundError, NotFoundAppError
@@ -156,7 +156,7 @@ async def delete_user(services: Services, tenant_id: str, user_id: str) -> None:
     await services.repos.users.delete(tenant_id, user_id)
 
 
-async def tenant_view(services: Services, tenant: Tenant) -> dict[str, Any]:
+async def tenant_view(services: Services, tenant: Tenant) -> JsonObject:
     """The tenant as the API shows it: its push URL, never the push secret."""
     out = tenant.to_json_dict()
     events = await push_config.push_view(services, tenant.id)

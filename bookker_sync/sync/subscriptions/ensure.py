@@ -11,8 +11,8 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.events import EventFacts, EventType, Origin
-from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.domain.signing import CLIENT_STATE, digest_matches, keyed_digest
 from bookker_sync.graph.errors import GraphError
