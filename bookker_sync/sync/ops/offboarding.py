@@ -52,7 +52,7 @@ class OffboardReport:
 
 def offboard_steps(services: Services) -> int:
     """How many progress steps an offboarding reports (for a progress bar)."""
-    return 2 + len(APP_TABLES)
+    return 2 + len(APP_TABLES) - len(NOT_PURGED)
 
 
 async def offboard(
