@@ -9,6 +9,14 @@ items in another order, converges to the same state (tests/unit/test_reconcile*.
 ``reconcile_organizer_view`` is the second, equally pure step for the one case a room
 copy can't settle alone: a Bookker-made booking whose room copy vanished (cancelled by
 the organizer, or declined by the room?) is judged on the organizer's event.
+
+Arbitration (bidirectional mode): the room mailbox's answer decides who holds the room.
+A Bookker booking whose room copy has not been seen yet is *awaiting* the room's
+answer: it is no conflict for an event the room accepted. The room (AllowConflicts
+off) holds one meeting per slot, so an accepted Outlook event overlapping an awaiting
+Bookker booking means the room took the Outlook event first: it is accepted and the
+Bookker booking is declined with that reason. Whichever request reaches the room
+first wins, and exactly one does (tests/unit/test_reconcile_arbitration.py).
 """
 
 from __future__ import annotations
@@ -181,6 +189,10 @@ class RoomContext:
 CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
 CANCELLED_IN_BOOKKER = "Cancelled in Bookker"
 IN_FLIGHT = Ignore("a Bookker booking for this slot is being created")
+ROOM_TOOK_ANOTHER = (
+    "The room declined the booking: it had already accepted another meeting "
+    "from {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC."
+)
 _DECLINED_BY = "Declined by Bookker: "
 _INVALID_TIMES = "The event has no valid start and end."
 
@@ -223,13 +235,18 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
         return [DeclineRoomEvent(remote.id, _INVALID_TIMES)]
     if Mailbox.parse(remote.organizer_email) == Mailbox(ctx.room_mailbox):
         return [Ignore("organized by the room itself")]
-    if (remote.start, remote.end) in set(ctx.holds):
+    if any(s < remote.end and remote.start < e for s, e in ctx.holds):
+        # Bookker is creating a booking on this slot right now: this may be its room
+        # copy, or a meeting the room accepted before it. Judged once it is stored.
         return [IN_FLIGHT]
     violations = judge(remote, ctx, ignore_id=None)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
     booking = _booking_from(remote, ctx)
-    return [AcceptOutlookBooking(booking, remote), AddExtension(booking.id, remote.id)]
+    return [
+        *_displaced(ctx, remote, None),
+        AcceptOutlookBooking(booking, remote), AddExtension(booking.id, remote.id),
+    ]  # fmt: skip
 
 
 def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
@@ -263,7 +280,10 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
             stored.id, stored.start, stored.end, remote.start, remote.end,
             decline_message(violations),
         )]  # fmt: skip
-    return [UpdateBooking(stored.id, remote.start, remote.end, remote), *extension]
+    return [
+        *_displaced(ctx, remote, stored.id),
+        UpdateBooking(stored.id, remote.start, remote.end, remote), *extension,
+    ]  # fmt: skip
 
 
 def _room_took_it_back(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
@@ -272,7 +292,10 @@ def _room_took_it_back(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -
     violations = judge(remote, ctx, ignore_id=stored.id)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
-    return [Reconfirm(stored.id, remote.start, remote.end, remote)]
+    return [
+        *_displaced(ctx, remote, stored.id),
+        Reconfirm(stored.id, remote.start, remote.end, remote),
+    ]
 
 
 def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[Violation]:
@@ -288,7 +311,7 @@ def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[
     )  # fmt: skip
     clash = [
         b for b in ctx.space_bookings
-        if b.status is BookingStatus.CONFIRMED and b.id not in ignore
+        if b.status is BookingStatus.CONFIRMED and b.id not in ignore and holds_room(b)
         and b.outlook.resource_event_id != remote.id and b.overlaps(remote.start, remote.end)
     ]  # fmt: skip
     if clash:
@@ -299,6 +322,37 @@ def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[
             f"to {first.end:%H:%M} UTC.",
         ))  # fmt: skip
     return violations
+
+
+def awaiting_room(booking: Booking) -> bool:
+    """A Bookker booking that invited the room whose room copy has not been seen: the
+    room has not accepted it (yet), so it does not hold the room."""
+    ref = booking.outlook
+    return (
+        booking.source is BookingSource.BOOKKER
+        and ref.resource_mailbox is not None
+        and ref.resource_event_id is None
+    )
+
+
+def holds_room(booking: Booking) -> bool:
+    """Does this confirmed booking hold its slot against another meeting? Outlook
+    bookings and Bookker bookings with an accepted room copy do; so do bookings that
+    never asked a room (Bookker's ledger is their only arbiter)."""
+    return not awaiting_room(booking)
+
+
+def _displaced(ctx: RoomContext, remote: RemoteEvent, own_id: str | None) -> list[Action]:
+    """The room accepted ``remote``: the Bookker bookings on its slot still awaiting the
+    room's answer lost the room to it (AllowConflicts off: one meeting per slot)."""
+    if remote.response is not Response.ACCEPTED or remote.start is None or remote.end is None:
+        return []
+    reason = ROOM_TOOK_ANOTHER.format(start=remote.start, end=remote.end)
+    return [
+        MarkDeclined(b.id, reason) for b in ctx.space_bookings
+        if b.id != own_id and b.status is BookingStatus.CONFIRMED and awaiting_room(b)
+        and b.overlaps(remote.start, remote.end)
+    ]  # fmt: skip
 
 
 def decline_message(violations: Sequence[Violation]) -> str:

@@ -27,6 +27,7 @@ from bookker_sync.domain.models import (
 )
 from bookker_sync.domain.reconcile import (
     CANCELLED_IN_OUTLOOK,
+    IN_FLIGHT,
     AcceptOutlookBooking,
     Action,
     AddExtension,
@@ -277,9 +278,17 @@ def test_new_event_on_an_in_flight_bookker_slot_is_ignored() -> None:
 
 
 def test_a_hold_for_another_slot_does_not_hide_a_new_event() -> None:
-    ctx = make_ctx(holds=[(at(10), at(12)), (at(9, TUESDAY + timedelta(days=1)), at(10))])
+    ctx = make_ctx(holds=[(at(11), at(12)), (at(9, TUESDAY + timedelta(days=1)), at(10))])
     actions = reconcile(None, make_event(), ctx)
     assert [type(a) for a in actions] == [AcceptOutlookBooking, AddExtension]
+
+
+def test_an_overlapping_hold_defers_a_new_event_until_the_booking_is_stored() -> None:
+    # Another meeting the room accepted while Bookker creates a booking on an
+    # overlapping slot: neither may be judged before Bookker's booking is stored (the
+    # room's answer decides, see test_reconcile_arbitration.py).
+    ctx = make_ctx(holds=[(at(10.5), at(12))])
+    assert reconcile(None, make_event(), ctx) == [IN_FLIGHT]
 
 
 # -- new events: the rules -------------------------------------------------------------

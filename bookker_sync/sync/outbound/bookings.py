@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bookker_sync.domain import lifecycle
+from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -54,13 +55,16 @@ from bookker_sync.sync.errors import (
     GraphFailureError,
     RuleViolationError,
 )
-from bookker_sync.sync.messages import OutboundMessage
+from bookker_sync.sync.messages import MailboxSyncMessage, OutboundMessage
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant, get_user
 from bookker_sync.sync.services import Services
 
 _IDS = uuid.UUID("7f1d2c1e-5b1a-4c0e-9d59-6a3f8f0b7a11")
+# Real seconds after a creation when the room is synced again to see its answer (a
+# room usually answers within seconds; the second look catches a slow one).
+ROOM_ANSWER_FOLLOW_UPS = (5, 60)
 
 
 def booking_id_for(tenant_id: str, idempotency_key: str | None) -> str:
@@ -161,7 +165,20 @@ async def create_booking(
     for booking, copy in zip(bookings, copies, strict=True):
         await _store_new(services, BookingRecord(booking=booking, organizer_event=copy.raw))
     await services.ledger.confirm(tenant_id, space.id, claims)
+    await _follow_up_room_answer(services, tenant, space)
     return Created(bookings=bookings, series_id=series_id, replayed=False)
+
+
+async def _follow_up_room_answer(services: Services, tenant: Tenant, space: Space) -> None:
+    """The room answers the invitation on its own time, and a decline leaves nothing on
+    its calendar to notify us about: delayed syncs of the room look at the answer on
+    the organizer's event, so a decline shows in Bookker within seconds."""
+    room = room_of(tenant, space)
+    if room is None:
+        return
+    poke = MailboxSyncMessage(tenant_id=tenant.id, mailbox=Mailbox(room))
+    for delay in ROOM_ANSWER_FOLLOW_UPS:
+        await messages.send(services.queues, poke, delay_seconds=delay)
 
 
 def _occurrences(body: NewBooking, space: Space) -> list[tuple[datetime, datetime]]:
