@@ -73,6 +73,7 @@ class EventFields(TypedDict, total=False):
     transactionId: str
     lastModifiedDateTime: str
     extensions: list[ExtensionJson]
+    sensitivity: str  # normal | personal | private | confidential
 
 
 class RemovedJson(TypedDict, total=False):
@@ -142,6 +143,10 @@ class GraphEvent:
     @property
     def series_master_id(self) -> str | None:
         return self.fields.get("seriesMasterId")
+
+    @property
+    def is_cancelled(self) -> bool:
+        return bool(self.fields.get("isCancelled"))
 
     @property
     def start(self) -> datetime | None:

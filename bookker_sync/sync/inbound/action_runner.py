@@ -29,6 +29,7 @@ from bookker_sync.domain.reconcile import (
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
+from bookker_sync.graph.errors import GraphChangedError
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
 from bookker_sync.graph.room_writes import decline_item, extension_item
 from bookker_sync.storage.errors import ConflictError
@@ -40,6 +41,7 @@ from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
+CONDITIONAL_ATTEMPTS = 3
 
 
 class ActionRunner:
@@ -280,21 +282,34 @@ class ActionRunner:
             await self._record_copy(booking_id, parse_event(found))
 
     async def _revert(self, action: RevertOrganizerEvent) -> None:
-        """Re-read the organizer's event first: if it moved on since we saw the rejected
-        times, a newer change is coming through delta; never overwrite it."""
+        """Read the organizer's event, judge it, and write only if it is still the
+        version judged (If-Match on its changeKey): if the person moved it again since
+        we saw the rejected times, that newer change comes through delta and is judged
+        then; a 412 (changed between our read and our write) means read and judge
+        again. A person's newer change is never overwritten."""
         record = (await get_record(self.services, self.index.tenant_id, action.booking_id)).value
-        organizer = await self._organizer_copy(record)
         ref = record.booking.outlook
-        if organizer is None or not ref.organizer_mailbox:
-            log.warning("cannot revert %s: organizer's event not found", action.booking_id)
-            return
-        if (organizer.start, organizer.end) != (action.rejected_start, action.rejected_end):
-            log.info("revert of %s skipped: the organizer changed it again", action.booking_id)
-            return
         patch = time_patch(action.restore_start, action.restore_end)
-        await self.calendar.update_event(ref.organizer_mailbox, organizer.id, patch)
-        log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
-                 action.restore_end, action.reason)  # fmt: skip
+        for _ in range(CONDITIONAL_ATTEMPTS):
+            organizer = await self._organizer_copy(record)
+            if organizer is None or not ref.organizer_mailbox:
+                log.warning("cannot revert %s: organizer's event not found", action.booking_id)
+                return
+            if (organizer.start, organizer.end) != (action.rejected_start, action.rejected_end):
+                log.info("revert of %s skipped: the organizer changed it again", action.booking_id)
+                return
+            try:
+                await self.calendar.update_event(
+                    ref.organizer_mailbox, organizer.id, patch, if_match=organizer.change_key
+                )
+            except GraphChangedError:
+                log.info("revert of %s: the event changed since it was read; judging again",
+                         action.booking_id)  # fmt: skip
+                continue
+            log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
+                     action.restore_end, action.reason)  # fmt: skip
+            return
+        log.warning("revert of %s given up: the event kept changing", action.booking_id)
 
 
 def _adopt_copy(rec: BookingRecord, remote: RemoteEvent) -> None:

@@ -29,7 +29,7 @@ from bookker_sync.domain.reconcile import CANCELLED_IN_BOOKKER
 from bookker_sync.domain.recurrence import expand, to_graph_pattern
 from bookker_sync.domain.rules import check_booking, check_occurrences
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.errors import GraphError
+from bookker_sync.graph.errors import GraphChangedError, GraphError
 from bookker_sync.graph.event_json import (
     extension_body,
     graph_local_datetime,
@@ -65,6 +65,7 @@ _IDS = uuid.UUID("7f1d2c1e-5b1a-4c0e-9d59-6a3f8f0b7a11")
 # Real seconds after a creation when the room is synced again to see its answer (a
 # room usually answers within seconds; the second look catches a slow one).
 ROOM_ANSWER_FOLLOW_UPS = (5, 60)
+CONDITIONAL_ATTEMPTS = 3  # writes on an event a person may be editing (If-Match)
 
 
 def booking_id_for(tenant_id: str, idempotency_key: str | None) -> str:
@@ -385,6 +386,9 @@ async def update_booking(
     subject = patch.subject if patch.subject is not None else None
     try:
         event = await _patch_outlook(services, tenant, old, start, end, subject)
+    except ConflictAppError:
+        await apply_ledger(services, old, moved.ledger.undo())
+        raise
     except GraphError as exc:
         await apply_ledger(services, old, moved.ledger.undo())
         raise _graph_failure(exc, "the change") from exc
@@ -399,12 +403,43 @@ async def _patch_outlook(
     end: datetime,
     subject: str | None,
 ) -> GraphEvent | None:
+    """PATCH the organizer's event, conditional on the version last seen: if the person
+    changed it since (412), it is read again; still at the booking's times (they
+    changed something else), the patch goes on that version; moved or cancelled in
+    Outlook, nothing is written and the API answers 409 (that change reaches Bookker
+    through the sync)."""
     ref = booking.outlook
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
     calendar = services.graph.calendar(tenant.graph_tenant_id)
-    return await calendar.update_event(
-        ref.organizer_mailbox, ref.organizer_event_id, time_patch(start, end, subject)
+    patch = time_patch(start, end, subject)
+    change_key = ref.change_key
+    for _ in range(CONDITIONAL_ATTEMPTS):
+        try:
+            return await calendar.update_event(
+                ref.organizer_mailbox, ref.organizer_event_id, patch, if_match=change_key
+            )
+        except GraphChangedError:
+            fresh = await calendar.get_event(ref.organizer_mailbox, ref.organizer_event_id)
+            if _shows(fresh, start, end, subject):
+                return fresh  # our own write went through (its answer was lost, then retried)
+            if fresh is None or fresh.is_cancelled or (fresh.start, fresh.end) != (
+                booking.start, booking.end,
+            ):  # fmt: skip
+                raise ConflictAppError(
+                    "the booking was changed in Outlook meanwhile; try again in a moment"
+                ) from None
+            change_key = fresh.change_key
+    raise ConflictAppError("the booking kept changing in Outlook; try again in a moment")
+
+
+def _shows(event: GraphEvent | None, start: datetime, end: datetime, subject: str | None) -> bool:
+    """The event already carries this change (our earlier attempt was applied)."""
+    return (
+        event is not None
+        and not event.is_cancelled
+        and (event.start, event.end) == (start, end)
+        and (subject is None or event.fields.get("subject") == subject)
     )
 
 
