@@ -8,6 +8,7 @@ from bookker_sync.sync.errors import (
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
+    IdempotencyKeyReusedError,
     NotFoundAppError,
     RuleViolationError,
 )
@@ -18,6 +19,7 @@ _BY_TYPE: tuple[tuple[type[AppError], int, str], ...] = (
     (NotFoundAppError, 404, "NotFound"),
     (ConflictAppError, 409, "Conflict"),
     (RuleViolationError, 422, "RuleViolation"),
+    (IdempotencyKeyReusedError, 422, "IdempotencyKeyReused"),
 )
 
 

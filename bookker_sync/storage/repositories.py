@@ -46,6 +46,9 @@ class BookingRecord(BaseModel):
     booking: Booking
     organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
     resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
+    # A fingerprint of the API request that created it under an Idempotency-Key: the
+    # same key with another request is refused, not answered with this booking.
+    request_hash: str | None = Field(default=None, alias="requestHash")
 
 
 class MailboxState(BaseModel):

@@ -8,9 +8,11 @@ stores nothing: the API answers 201 only after Graph accepted the event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.mailbox import Mailbox
@@ -53,6 +55,7 @@ from bookker_sync.sync.errors import (
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
+    IdempotencyKeyReusedError,
     RuleViolationError,
 )
 from bookker_sync.sync.messages import MailboxSyncMessage, OutboundMessage
@@ -128,9 +131,11 @@ async def create_booking(
     if body.end <= body.start:
         raise BadRequestError("end must be after start")
     booking_id = booking_id_for(tenant_id, idempotency_key)
+    fingerprint = request_fingerprint(body) if idempotency_key else None
     replay = await _replay(services, tenant_id, booking_id)
     if replay is not None:
-        return replay
+        _same_request(replay, fingerprint, idempotency_key)
+        return replay.created
     occurrences = _occurrences(body, space)
     now = services.clock.now()
     mine = await user_bookings(services, tenant_id, user.id)
@@ -164,7 +169,9 @@ async def create_booking(
         for b, copy in zip(pending, copies, strict=True)
     ]
     for booking, copy in zip(bookings, copies, strict=True):
-        await _store_new(services, BookingRecord(booking=booking, organizer_event=copy.raw))
+        await _store_new(services, BookingRecord(
+            booking=booking, organizer_event=copy.raw, request_hash=fingerprint,
+        ))  # fmt: skip
     await services.ledger.confirm(tenant_id, space.id, claims)
     await _follow_up_room_answer(services, tenant, space)
     return Created(bookings=bookings, series_id=series_id, replayed=False)
@@ -197,16 +204,48 @@ def _dated(start: datetime, violation: Violation) -> Violation:
     )
 
 
-async def _replay(services: Services, tenant_id: str, booking_id: str) -> Created | None:
+@dataclass(frozen=True)
+class _Replay:
+    created: Created
+    request_hash: str | None
+
+
+async def _replay(services: Services, tenant_id: str, booking_id: str) -> _Replay | None:
     """A POST retried with the same idempotency key returns what the first one made."""
     single = await services.repos.bookings.find(tenant_id, booking_id)
     if single is not None:
-        return Created([single.value.booking], None, replayed=True)
+        record = single.value
+        return _Replay(Created([record.booking], None, replayed=True), record.request_hash)
     series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
     if series:
-        ordered = sorted((r.booking for r in series), key=lambda b: b.start)
-        return Created(ordered, booking_id, replayed=True)
+        ordered = sorted(series, key=lambda r: r.booking.start)
+        created = Created([r.booking for r in ordered], booking_id, replayed=True)
+        return _Replay(created, ordered[0].request_hash)
     return None
+
+
+def request_fingerprint(body: NewBooking) -> str:
+    """SHA-256 of the request as understood (times in UTC, recurrence normalised), so
+    a retry that spells the same request differently still matches."""
+    canonical = {
+        "spaceId": body.space_id, "userId": body.user_id,
+        "start": body.start.astimezone(UTC).isoformat(),
+        "end": body.end.astimezone(UTC).isoformat(), "subject": body.subject,
+        "recurrence": body.recurrence.model_dump(mode="json") if body.recurrence else None,
+    }  # fmt: skip
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _same_request(replay: _Replay, fingerprint: str | None, key: str | None) -> None:
+    # Bookings stored before fingerprints existed (None) are replayed as before.
+    if fingerprint is None or replay.request_hash in (None, fingerprint):
+        return
+    raise IdempotencyKeyReusedError(
+        f"Idempotency-Key {key!r} was already used for a different booking request; "
+        "send a new key for a new booking",
+        idempotencyKey=key,
+    )
 
 
 async def _claim(
