@@ -24,14 +24,16 @@ from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
 from bookker_sync.sync.messages import (
     BadMessage,
-    LifecycleMessage,
     MailboxSyncMessage,
     OutboundMessage,
     PoisonMessage,
+    RunNowMessage,
+    parse_lifecycle,
     parse_message,
     parse_sync_pokes,
     send_poison,
 )
+from bookker_sync.sync.ops.run_now import run_now
 from bookker_sync.sync.outbound.release import apply_outbound
 from bookker_sync.sync.subscriptions import lifecycle
 
@@ -95,8 +97,11 @@ async def _sync_one(message: MailboxSyncMessage) -> None:
 @observed
 async def process_lifecycle_fn(msg: func.QueueMessage, context: func.Context) -> None:
     try:
-        message = parse_message(LifecycleMessage, msg.get_body())
+        message = parse_lifecycle(msg.get_body())
     except BadMessage as exc:
         await to_poison(LIFECYCLE_QUEUE, msg, str(exc))
+        return
+    if isinstance(message, RunNowMessage):
+        await run_now(services(), message)
         return
     await lifecycle.process(services(), message)
