@@ -22,9 +22,9 @@ first wins, and exactly one does (tests/unit/test_reconcile_arbitration.py).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.domain.models import (
@@ -420,3 +420,52 @@ def outlook_cancellation(booking: Booking, reason: str, *, room_decides: bool) -
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         return Ignore("the booking has no Outlook event")
     return CancelOrganizerEvent(booking.id, reason, notify_attendees=bool(ref.resource_mailbox))
+
+
+# -- after a full listing, and bookings the room never answered --------------------------
+def vanished(stored: Booking, listed_ids: Set[str], since: datetime) -> Action | None:
+    """After a complete listing of the room: a confirmed booking whose room copy is not
+    in it is gone. An Outlook booking is cancelled; for a Bookker booking only the
+    organizer's event tells whether it was cancelled or declined."""
+    ref = stored.outlook
+    if stored.status is not BookingStatus.CONFIRMED or stored.end <= since:
+        return None
+    if not ref.resource_event_id or ref.resource_event_id in listed_ids:
+        return None
+    if stored.source is BookingSource.OUTLOOK:
+        return CancelBooking(stored.id, CANCELLED_IN_OUTLOOK)
+    return InspectOrganizer(stored.id)
+
+
+def unanswered(stored: Booking, now: datetime, grace: timedelta) -> Action | None:
+    """A Bookker booking whose room copy never showed up (after ``grace``): the room may
+    have declined it straight away. Ask the organizer's event."""
+    if (
+        stored.status is BookingStatus.CONFIRMED
+        and stored.source is BookingSource.BOOKKER
+        and stored.outlook.resource_event_id is None
+        and stored.created_at < now - grace
+        and stored.end > now
+    ):
+        return InspectOrganizer(stored.id)
+    return None
+
+
+def ledger_refused(
+    action: AcceptOutlookBooking | UpdateBooking | Reconfirm,
+    stored: Booking,
+    detail: str,
+    rule: str = "conflict",
+) -> Action:
+    """The ledger refused the slot (another booking got it between judging and storing,
+    or the span is too long): a new Outlook request or a taken-back booking is declined
+    by the room, a move is reverted on the organizer's event to the ``stored`` times."""
+    violation = Violation(rule=rule, message=detail)
+    message = decline_message([violation])
+    match action:
+        case AcceptOutlookBooking(remote=remote) | Reconfirm(remote=remote):
+            return DeclineRoomEvent(remote.id, message, (violation,))
+        case UpdateBooking():
+            return RevertOrganizerEvent(
+                action.booking_id, stored.start, stored.end, action.start, action.end, message
+            )

@@ -13,7 +13,14 @@ from bookker_sync.sync.errors import (
     RuleViolationError,
 )
 
+
+class PayloadTooLargeError(AppError):
+    """A body past the size limit: 413 Content Too Large (RFC 9110 §15.5.14), not a
+    malformed request: the same body, smaller, might well be valid."""
+
+
 _BY_TYPE: tuple[tuple[type[AppError], int, str], ...] = (
+    (PayloadTooLargeError, 413, "PayloadTooLarge"),
     (BadRequestError, 400, "BadRequest"),
     (ForbiddenError, 403, "Forbidden"),
     (NotFoundAppError, 404, "NotFound"),

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from bookker_sync.functions.http_errors import status_and_code
+from bookker_sync.functions.http_errors import PayloadTooLargeError, status_and_code
 from bookker_sync.functions.responses import error_response, json_response
 from bookker_sync.settings import SettingsError
 from bookker_sync.storage.errors import StorageError
@@ -21,13 +21,6 @@ log = logging.getLogger(__name__)
 B = TypeVar("B", bound=BaseModel)
 MAX_BODY_BYTES = 256 * 1024
 _ROUTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
-
-
-class PayloadTooLargeError(AppError):
-    """A body past MAX_BODY_BYTES: 413 Content Too Large (RFC 9110 §15.5.14), not a
-    malformed request: the same body, smaller, might well be valid."""
-
-    status, code = 413, "PayloadTooLarge"
 
 
 def parse_body(req: func.HttpRequest, model: type[B]) -> B:

@@ -120,13 +120,21 @@ class CalendarApi:
             return
 
     async def decline_event(self, mailbox: str, event_id: str, comment: str) -> None:
-        """Attendee (the room) declines with a reason; already gone counts as done."""
+        """Attendee (the room) declines with a reason; a copy already gone, or cancelled
+        by its organizer (Exchange keeps cancelled copies on room calendars and refuses
+        responses to them with a 400), counts as done."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).decline
         info = request(Method.POST, rb.url_template, rb.path_parameters)
         try:
             await self._t.send(mailbox, info, decline_body(comment))
         except GraphNotFoundError:
             return
+        except GraphError as exc:
+            if exc.status != 400:
+                raise
+            current = await self.get_event(mailbox, event_id)
+            if current is not None and not current.is_cancelled:
+                raise
 
     async def add_extension(self, mailbox: str, event_id: str, body: JsonObject) -> None:
         """Attach our open extension; an existing one (409) counts as done."""

@@ -137,6 +137,10 @@ class GraphEvent:
         return self.fields.get("iCalUId")
 
     @property
+    def is_cancelled(self) -> bool:
+        return bool(self.fields.get("isCancelled"))
+
+    @property
     def change_key(self) -> str | None:
         return self.fields.get("changeKey")
 

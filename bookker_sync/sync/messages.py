@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.queues import (
@@ -85,7 +85,8 @@ class LifecycleMessage(QueueMessage):
     mailbox: str | None = None
     subscription_id: str | None = Field(default=None, alias="subscriptionId")
     lifecycle_event: str | None = Field(default=None, alias="lifecycleEvent")
-    payload: dict[str, JsonValue] = Field(default_factory=dict)
+    # The notification minus its clientState, as (truncated) JSON text: only logged.
+    payload: str = Field(default="", max_length=8000)
 
 
 class RunNowMessage(QueueMessage):

@@ -762,7 +762,7 @@ async def test_the_apps_requested_lifetime_survives_clock_skew(
     from bookker_sync.graph.subscriptions import LONGEST_REQUEST, SubscriptionsApi, capped_expiry
     from bookker_sync.graph.transport import GraphTransport
     from bookker_sync.settings import load_settings
-    from bookker_sync.sync.subscriptions import expiry
+    from bookker_sync.sync.subscriptions.ensure import expiry
 
     api = SubscriptionsApi(GraphTransport(world.client(), max_concurrency=4, max_retries=0))
     ours = world.emu.clock_now() + timedelta(minutes=30)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from bookker_sync.domain import lifecycle
 from bookker_sync.domain.lifecycle import Transition, TransitionError
-from bookker_sync.domain.models import Booking, BookingStatus, Violation
+from bookker_sync.domain.models import Booking, BookingStatus
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
@@ -23,7 +23,7 @@ from bookker_sync.domain.reconcile import (
     RecordCopy,
     RevertOrganizerEvent,
     UpdateBooking,
-    decline_message,
+    ledger_refused,
     reconcile_organizer_view,
 )
 from bookker_sync.domain.remote import RemoteEvent
@@ -101,10 +101,7 @@ class ActionRunner:
         try:
             await apply_ledger(self.services, booking, lifecycle.confirm(booking).ledger)
         except LedgerSpanError as exc:
-            violation = Violation(rule="maxMinutes", message=str(exc))
-            await self.apply(
-                DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
-            )
+            await self.apply(ledger_refused(action, booking, str(exc), rule="maxMinutes"))
             return
         except SlotTakenError:
             clash = [b for b in self.index.confirmed() if b.overlaps(booking.start, booking.end)]
@@ -114,11 +111,8 @@ class ActionRunner:
                 else f"{self.index.space.name} is already booked from "
                 f"{clash[0].start:%Y-%m-%d %H:%M} to {clash[0].end:%H:%M} UTC."
             )
-            violation = Violation(rule="conflict", message=detail)
-            await self.apply(
-                DeclineRoomEvent(remote.id, decline_message([violation]), (violation,))
-            )
             # The AddExtension that follows finds no booking and does nothing.
+            await self.apply(ledger_refused(action, booking, detail))
             return
         record = BookingRecord(booking=booking, resource_event=remote.raw)
         try:
@@ -150,12 +144,8 @@ class ActionRunner:
                 also=adopt,
             )  # fmt: skip
         except (SlotTakenError, LedgerSpanError):
-            violation = Violation(
-                rule="conflict", message=f"{self.index.space.name} is already booked then."
-            )
-            await self.apply(RevertOrganizerEvent(
-                b.id, b.start, b.end, action.start, action.end, decline_message([violation]),
-            ))  # fmt: skip
+            taken = f"{self.index.space.name} is already booked then."
+            await self.apply(ledger_refused(action, b, taken))
             return
         except TransitionError as exc:
             log.info("move of %s not applied: %s", b.id, exc)
@@ -174,12 +164,8 @@ class ActionRunner:
                 lambda bk: lifecycle.reconfirm(bk, action.start, action.end), also=adopt,
             )  # fmt: skip
         except (SlotTakenError, LedgerSpanError):
-            violation = Violation(
-                rule="conflict", message=f"{self.index.space.name} is already booked then."
-            )
-            await self.apply(
-                DeclineRoomEvent(action.remote.id, decline_message([violation]), (violation,))
-            )
+            taken = f"{self.index.space.name} is already booked then."
+            await self.apply(ledger_refused(action, stored.value.booking, taken))
             return
         except TransitionError as exc:
             log.info("reconfirmation of %s not applied: %s", action.booking_id, exc)

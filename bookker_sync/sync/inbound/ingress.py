@@ -16,7 +16,6 @@ from typing import Any, cast
 
 from bookker_sync import telemetry
 from bookker_sync.graph.graph_types import NotificationJson
-from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import SubscriptionIndex
 from bookker_sync.sync.inbound.poke_writer import writer_for
 from bookker_sync.sync.messages import LifecycleMessage
@@ -97,16 +96,16 @@ async def _authentic(
     return index
 
 
-def _payload(item: NotificationJson) -> JsonObject:
-    """The item without its clientState, for the lifecycle worker's log. A queue message
-    holds 64 KB: a bigger (or unserialisable) item is kept as a truncated text, so one
-    odd item can't make the whole batch fail (503) on every retry."""
+def _payload(item: NotificationJson) -> str:
+    """The item without its clientState, as JSON text for the lifecycle worker's log.
+    Text, not a structure: a queue message holds 64 KB and an odd item (huge, nested
+    past what encoders follow) must not make the whole batch fail (503) on every retry."""
     payload = {k: v for k, v in item.items() if k != "clientState"}
     try:
         text = json.dumps(payload)
     except (ValueError, RecursionError):  # nesting the encoder won't follow
-        return {"truncated": "(not serialisable)"}
-    return payload if len(text) <= MAX_PAYLOAD_CHARS else {"truncated": text[:MAX_PAYLOAD_CHARS]}
+        return "(not serialisable)"
+    return text[:MAX_PAYLOAD_CHARS]
 
 
 async def accept(services: Services, items: Sequence[Any]) -> IngressResult:

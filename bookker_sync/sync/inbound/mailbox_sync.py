@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
 from bookker_sync.domain.mailbox import Mailbox
-from bookker_sync.domain.models import BookingSource, BookingStatus, TenantMode
+from bookker_sync.domain.models import TenantMode
 from bookker_sync.domain.reconcile import (
-    CANCELLED_IN_OUTLOOK,
     IN_FLIGHT,
-    CancelBooking,
-    InspectOrganizer,
     RoomContext,
     reconcile,
+    unanswered,
+    vanished,
 )
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.calendar_api import CalendarApi
@@ -245,32 +244,19 @@ async def _vanished(
 ) -> None:
     """After a full listing: confirmed bookings whose room copy is no longer there."""
     for record in list(index.records.values()):
-        b = record.booking
-        ref = b.outlook
-        if b.status is not BookingStatus.CONFIRMED or b.end <= since:
-            continue
-        if ref.resource_event_id and ref.resource_event_id not in seen:
-            if b.source is BookingSource.OUTLOOK:
-                await runner.apply(CancelBooking(b.id, CANCELLED_IN_OUTLOOK))
-            else:
-                await runner.apply(InspectOrganizer(b.id))
+        action = vanished(record.booking, seen, since)
+        if action is not None:
+            await runner.apply(action)
 
 
 async def _pending_room_answers(
     services: Services, index: RoomIndex, runner: ActionRunner, now: datetime
 ) -> None:
-    """Bookker bookings whose room copy never showed up: the room may have declined
-    them straight away. Ask the organizer's event (rare; costs one read each)."""
+    """Bookker bookings whose room copy never showed up (rare; one read each)."""
     for record in list(index.records.values()):
-        b = record.booking
-        if (
-            b.status is BookingStatus.CONFIRMED
-            and b.source is BookingSource.BOOKKER
-            and b.outlook.resource_event_id is None
-            and b.created_at < now - PENDING_GRACE
-            and b.end > now
-        ):
-            await runner.apply(InspectOrganizer(b.id))
+        action = unanswered(record.booking, now, PENDING_GRACE)
+        if action is not None:
+            await runner.apply(action)
 
 
 async def _note_notification(

@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from bookker_sync.graph.errors import GraphError, GraphNotFoundError
-from bookker_sync.json_types import JsonObject
+from bookker_sync.log_context import redact
 from bookker_sync.storage.repositories import SubscriptionRecord
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.messages import LifecycleMessage
@@ -59,7 +58,7 @@ async def _lifecycle_event(services: Services, message: LifecycleMessage) -> Non
     if event not in KNOWN_EVENTS:
         log.warning(
             "unknown lifecycleEvent %r ignored; payload: %s",
-            event, json.dumps(_redacted(message.payload))[:2000],
+            event, redact(message.payload[:2000]),
         )  # fmt: skip
         return
     if not message.mailbox:
@@ -104,8 +103,3 @@ async def _reauthorize(services: Services, record: SubscriptionRecord) -> None:
     await services.repos.subscriptions.upsert(
         record.tenant_id, record.mailbox, record.model_copy(update={"reauthorized_at": now})
     )
-
-
-def _redacted(payload: JsonObject) -> JsonObject:
-    """Never log a clientState."""
-    return {k: ("***" if k.lower() == "clientstate" else v) for k, v in payload.items()}
