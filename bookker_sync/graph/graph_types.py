@@ -149,10 +149,6 @@ class GraphEvent:
         return self.fields.get("seriesMasterId")
 
     @property
-    def is_cancelled(self) -> bool:
-        return bool(self.fields.get("isCancelled"))
-
-    @property
     def start(self) -> datetime | None:
         return parse_graph_datetime(self.fields.get("start"))
 
