@@ -69,6 +69,7 @@ def bind(**fields: str | None) -> None:
 # (whose AccountKey / SharedAccessSignature / InstrumentationKey parts are secret).
 SECRET_SETTINGS = (
     "GRAPH_CLIENT_SECRET",
+    "GRAPH_CERTIFICATE",
     "FUNCTIONS_HOST_FUNCTION_KEY",
     "FUNCTIONS_HOST_MASTER_KEY",
 )
