@@ -155,6 +155,15 @@ class CancelOrganizerEvent:
 
 
 @dataclass(frozen=True)
+class RefreshSubject:
+    """Read the organizer's event for its subject (the room's copy shows the
+    organizer's name instead, under Exchange's DeleteSubject default), then store what
+    ``organizer_subject`` says."""
+
+    booking_id: str
+
+
+@dataclass(frozen=True)
 class InspectOrganizer:
     """Read the organizer's event, then call reconcile_organizer_view."""
 
@@ -164,7 +173,7 @@ class InspectOrganizer:
 Action = (
     Ignore | RecordCopy | AcceptOutlookBooking | AddExtension | DeclineRoomEvent | MarkDeclined
     | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
-    | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent
+    | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent | RefreshSubject
 )  # fmt: skip
 
 
@@ -186,6 +195,7 @@ class RoomContext:
     holds: Sequence[tuple[datetime, datetime]] = ()
 
 
+PRIVATE_SUBJECT = "Private meeting"  # a private meeting's subject is never stored or shown
 CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
 CANCELLED_IN_BOOKKER = "Cancelled in Bookker"
 IN_FLIGHT = Ignore("a Bookker booking for this slot is being created")
@@ -245,7 +255,8 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
     booking = _booking_from(remote, ctx)
     return [
         *_displaced(ctx, remote, None),
-        AcceptOutlookBooking(booking, remote), AddExtension(booking.id, remote.id),
+        AcceptOutlookBooking(booking, remote), RefreshSubject(booking.id),
+        AddExtension(booking.id, remote.id),
     ]  # fmt: skip
 
 
@@ -267,8 +278,14 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         return [*extension] or [Ignore("echo: this version is already stored")]
     if remote.start is None or remote.end is None:
         return [Ignore("no times on the event")]
+    # A new version of a copy seen before: the organizer changed the meeting, maybe its
+    # subject, which the room's copy doesn't show. One read of the organizer's event
+    # per change of the meeting, none per sync (an echo stopped above).
+    refresh: list[Action] = (
+        [RefreshSubject(stored.id)] if stored.outlook.resource_change_key is not None else []
+    )
     if (remote.start, remote.end) == (stored.start, stored.end):
-        return [RecordCopy(stored.id, remote), *extension]
+        return [RecordCopy(stored.id, remote), *refresh, *extension]
     if remote.end <= remote.start:  # moved to no valid times: not a booking, put it back
         return [RevertOrganizerEvent(
             stored.id, stored.start, stored.end, remote.start, remote.end,
@@ -282,7 +299,7 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         )]  # fmt: skip
     return [
         *_displaced(ctx, remote, stored.id),
-        UpdateBooking(stored.id, remote.start, remote.end, remote), *extension,
+        UpdateBooking(stored.id, remote.start, remote.end, remote), *refresh, *extension,
     ]  # fmt: skip
 
 
@@ -369,7 +386,8 @@ def _booking_from(remote: RemoteEvent, ctx: RoomContext) -> Booking:
         user_id=ctx.organizer.id,
         start=remote.start,
         end=remote.end,
-        subject=remote.subject,
+        # the room's copy: the organizer's name (DeleteSubject) until RefreshSubject
+        subject=PRIVATE_SUBJECT if remote.private else remote.subject,
         status=BookingStatus.CONFIRMED,
         source=BookingSource.OUTLOOK,
         series_id=remote.series_master_id,
@@ -404,6 +422,16 @@ def reconcile_organizer_view(
     if room.response is Response.ACCEPTED and not stored.outlook.resource_event_id:
         return [LocateRoomCopy(stored.id)]
     return [Ignore(f"the room's answer is {room.response.value}")]
+
+
+def organizer_subject(stored: Booking, organizer_event: RemoteEvent | None) -> str | None:
+    """The subject to store from the organizer's event (where Exchange keeps the real
+    one), or None to leave it: a private meeting shows as PRIVATE_SUBJECT, never with
+    its own subject."""
+    if organizer_event is None or organizer_event.removed:
+        return None
+    subject = PRIVATE_SUBJECT if organizer_event.private else organizer_event.subject
+    return subject if subject != stored.subject else None
 
 
 # -- Bookker cancels: what Outlook is told ---------------------------------------------

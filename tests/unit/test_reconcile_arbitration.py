@@ -52,6 +52,7 @@ from bookker_sync.domain.reconcile import (
     LocateRoomCopy,
     MarkDeclined,
     RecordCopy,
+    RefreshSubject,
     RoomContext,
     reconcile,
     reconcile_organizer_view,
@@ -197,8 +198,8 @@ class World:
     def _run(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case Ignore() | AddExtension():
-                    pass
+                case Ignore() | AddExtension() | RefreshSubject():
+                    pass  # Graph writes/reads that don't decide who holds the room
                 case AcceptOutlookBooking(booking=booking, remote=remote):
                     taken = any(
                         _overlap((booking.start, booking.end), (s, e))

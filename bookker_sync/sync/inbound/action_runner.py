@@ -21,15 +21,17 @@ from bookker_sync.domain.reconcile import (
     MarkDeclined,
     Reconfirm,
     RecordCopy,
+    RefreshSubject,
     RevertOrganizerEvent,
     UpdateBooking,
     ledger_refused,
+    organizer_subject,
     reconcile_organizer_view,
 )
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.errors import GraphChangedError
+from bookker_sync.graph.errors import GraphChangedError, GraphError
 from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
 from bookker_sync.graph.room_writes import decline_item, extension_item
 from bookker_sync.storage.errors import ConflictError
@@ -82,6 +84,8 @@ class ActionRunner:
                 await self._inspect(bid)
             case LocateRoomCopy(booking_id=bid):
                 await self._locate(bid)
+            case RefreshSubject(booking_id=bid):
+                await self._refresh_subject(bid)
 
     # -- storage-only actions ----------------------------------------------------------
     async def _record_copy(self, booking_id: str, remote: RemoteEvent) -> None:
@@ -259,6 +263,33 @@ class ActionRunner:
         record = (await get_record(self.services, self.index.tenant_id, booking_id)).value
         organizer = await self._organizer_copy(record)
         await self.run(reconcile_organizer_view(record.booking, organizer, self.index.room))
+
+    async def _refresh_subject(self, booking_id: str) -> None:
+        """The subject as the organizer's event has it (one read); the event's id is
+        kept so later reads are a GET by id. A private meeting keeps no subject or body."""
+        stored = await get_record(self.services, self.index.tenant_id, booking_id)
+        try:
+            organizer = await self._organizer_copy(stored.value)
+        except GraphError as exc:
+            if exc.transient:
+                raise
+            log.warning("subject of %s not read: %s", booking_id, exc)  # e.g. no such mailbox
+            return
+        if organizer is None:
+            return
+        subject = organizer_subject(stored.value.booking, organizer)
+
+        def change(rec: BookingRecord) -> bool:
+            ref, changed = rec.booking.outlook, False
+            if ref.organizer_event_id is None:
+                ref.organizer_event_id, changed = organizer.id, True
+            if subject is not None and rec.booking.subject != subject:
+                rec.booking.subject, changed = subject, True
+            if organizer.private and rec.organizer_event not in (None, organizer.raw):
+                rec.organizer_event, changed = organizer.raw, True  # without its text
+            return changed
+
+        await self._mutate(booking_id, change)
 
     async def _locate(self, booking_id: str) -> None:
         record = (await get_record(self.services, self.index.tenant_id, booking_id)).value
