@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHES = ("graph_cost", "ingress", "convergence", "scale")
+BENCHES = ("cold_start", "graph_cost", "ingress", "convergence", "scale")
 REPO = Path(__file__).resolve().parent.parent
 
 

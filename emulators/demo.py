@@ -1,17 +1,24 @@
-"""The `make run` demo: seeds a demo tenant in a running local stack and shows sync
-working end to end, step by step. Talks only to localhost (the Functions host and the
-Graph emulator); "Outlook" actions are plain Graph API calls made as the user would.
+"""The `make run` demo: every capability of Bookker Sync, step by step, against the
+running local stack, in under a minute.
+
+Two customer tenants: Fabrikam (unidirectional: Bookker → users' calendars) and
+Contoso (bidirectional: room mailboxes, Outlook → Bookker too). "Outlook" actions are
+plain Graph calls as the user's Outlook would make them; operator actions use the
+emulator's control API (lifecycle events, the virtual clock) and the Functions host's
+admin API (running a timer now). Every step waits for its outcome (never a blind sleep)
+and prints what happened, with each decline's reason. Ctrl-C stops it at any point.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,110 +31,244 @@ from emulators.processes import REPO
 API = os.environ.get("WEBHOOK_BASE_URL", "http://localhost:7071/api")
 GRAPH = os.environ.get("GRAPH_AUTHORITY", "https://localhost:7072")
 CA = os.environ.get("GRAPH_CA_BUNDLE", str(REPO / ".local" / "emulator-ca.pem"))
-CLIENT_ID, SECRET = "bookker-sync-local", "bookker-sync-local-secret"
+CLIENT_ID = os.environ.get("GRAPH_CLIENT_ID", "bookker-sync-local")
+SECRET = os.environ.get("GRAPH_CLIENT_SECRET", "bookker-sync-local-secret")
+WAIT_SECONDS = float(os.environ.get("DEMO_WAIT_SECONDS", "30"))
 console = Console(width=max(Console().width, 110))
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+
+
+class DemoError(Exception):
+    """A step did not reach its outcome: the demo stops with this message."""
+
+
+def _utc(moment: datetime) -> dict[str, str]:
+    return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
+
+def _hhmm(value: str) -> str:
+    return value[:16].replace("T", " ")
 
 
 class Demo:
     def __init__(self) -> None:
         self.api = httpx.Client(base_url=API, timeout=60)
+        self.admin = httpx.Client(base_url=API.removesuffix("/api"), timeout=120)
         self.graph = httpx.Client(base_url=GRAPH, verify=CA, timeout=60)
-        self.graph_tenant = str(uuid.uuid4())
+        # Stable ids: running the demo again against the same stack reuses the directory.
+        self.contoso_graph = str(uuid.uuid5(uuid.NAMESPACE_DNS, "contoso.example"))
+        self.fabrikam_graph = str(uuid.uuid5(uuid.NAMESPACE_DNS, "fabrikam.example"))
         self.tenant = "contoso"
-        self.alice = "alice@contoso.example"
-        self.bob = "bob@contoso.example"
-        self.mar = "sala.mar@contoso.example"
-        self.sol = "sala.sol@contoso.example"
-        self._token: str | None = None
+        self.alice, self.bob = "alice@contoso.example", "bob@contoso.example"
+        self.mar, self.sol = "sala.mar@contoso.example", "sala.sol@contoso.example"
+        self.carol = "carol@fabrikam.example"
+        self._tokens: dict[str, str] = {}
+        self.number = 0
 
-    # -- helpers ---------------------------------------------------------------------
+    # -- printing ------------------------------------------------------------------------
     def step(self, text: str) -> None:
-        console.rule(f"[bold cyan]{text}")
+        self.number += 1
+        console.rule(f"[bold cyan]Step {self.number}. {text}")
 
     def ok(self, text: str) -> None:
         console.print(f"  [green]✔[/green] {text}")
 
-    def token(self) -> str:
-        if self._token is None:
-            r = self.graph.post(f"/{self.graph_tenant}/oauth2/v2.0/token", data={
-                "grant_type": "client_credentials", "client_id": CLIENT_ID,
-                "client_secret": SECRET, "scope": "https://graph.microsoft.com/.default",
-            })  # fmt: skip
-            r.raise_for_status()
-            self._token = str(r.json()["access_token"])
-        return self._token
+    def no(self, text: str) -> None:
+        console.print(f"  [red]✘[/red] {text}")
 
-    def outlook(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        """A Graph call as Outlook would make it for the user."""
-        return self.graph.request(
-            method, f"/v1.0/{path}", json=json, headers={"Authorization": f"Bearer {self.token()}"}
+    def show_calendar(self, title: str, mailbox: str, graph_tenant: str) -> None:
+        table = Table(title=title, title_justify="left")
+        for col in ("subject", "start (UTC)", "end (UTC)", "location", "room response"):
+            table.add_column(col)
+        for e in self.calendar(mailbox, graph_tenant):
+            rooms = [a for a in e.get("attendees", []) if a.get("type") == "resource"]
+            table.add_row(
+                e.get("subject", ""),
+                _hhmm(e["start"]["dateTime"]),
+                _hhmm(e["end"]["dateTime"]),
+                e.get("location", {}).get("displayName", ""),
+                rooms[0]["status"]["response"] if rooms else "(no room)",
+            )
+        console.print(table)
+
+    def show_bookings(self, tenant: str | None = None) -> None:
+        table = Table(title=f"Bookker bookings of {tenant or self.tenant}", title_justify="left")
+        for col in ("space", "user", "start (UTC)", "end", "status", "source", "reason"):
+            table.add_column(col)
+        for b in self.bookings(tenant):
+            table.add_row(
+                b["spaceId"],
+                b["userId"],
+                _hhmm(b["start"]),
+                b["end"][11:16],
+                b["status"],
+                b["source"],
+                b.get("statusReason") or "",
+            )
+        console.print(table)
+
+    # -- the outside world -----------------------------------------------------------------
+    def token(self, graph_tenant: str) -> str:
+        if graph_tenant not in self._tokens:
+            r = self.graph.post(
+                f"/{graph_tenant}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": CLIENT_ID,
+                    "client_secret": SECRET,
+                    "scope": "https://graph.microsoft.com/.default",
+                },
+            )
+            r.raise_for_status()
+            self._tokens[graph_tenant] = str(r.json()["access_token"])
+        return self._tokens[graph_tenant]
+
+    def outlook(self, method: str, path: str, json: Any = None, graph: str = "") -> Any:
+        """A Graph call as Outlook (or an admin tool) would make it."""
+        tenant = graph or self.contoso_graph
+        r = self.graph.request(
+            method,
+            f"/v1.0/{path}",
+            json=json,
+            headers={"Authorization": f"Bearer {self.token(tenant)}"},
+        )
+        if r.status_code >= 400:
+            raise DemoError(f"Graph {method} {path} → {r.status_code} {r.text[:300]}")
+        return r.json() if r.content else {}
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        r = self.graph.request(method, f"/_emulator/{path}", json=body)
+        if r.status_code >= 400:
+            raise DemoError(f"emulator {method} {path} → {r.status_code} {r.text[:300]}")
+        return r.json() if r.content else {}
+
+    def now(self) -> datetime:
+        """The virtual clock the whole stack follows (the app's clock too)."""
+        return datetime.fromisoformat(self.control("GET", "clock")["now"])
+
+    def calendar(self, mailbox: str, graph_tenant: str = "") -> list[dict[str, Any]]:
+        found = self.outlook("GET", f"users/{mailbox}/events?$top=50", graph=graph_tenant)
+        return [e for e in found["value"] if not e.get("isCancelled")]
+
+    def bookings(self, tenant: str | None = None, **match: str) -> list[dict[str, Any]]:
+        found = self.api.get(f"/tenants/{tenant or self.tenant}/bookings").json()["value"]
+        return [b for b in found if all(b.get(k) == v for k, v in match.items())]
+
+    def put(self, path: str, body: dict[str, Any]) -> None:
+        r = self.api.put(path, json=body)
+        if r.status_code not in (200, 201):
+            raise DemoError(f"PUT {path} → {r.status_code} {r.text}")
+
+    def subscriptions(self) -> dict[str, dict[str, Any]]:
+        """The app's Graph subscriptions for Contoso's rooms, by room."""
+        found = self.outlook("GET", "subscriptions")["value"]
+        by_room = {}
+        for sub in found:  # resource: /users/{room}/events
+            parts = [p for p in str(sub["resource"]).split("/") if p]
+            if len(parts) == 3 and parts[0].lower() == "users" and parts[2] == "events":
+                by_room[parts[1].lower()] = sub
+        return by_room
+
+    def wait(self, what: str, check: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(0.2)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Contoso's rooms as the operator CLI reports them (`status --json`)."""
+        out = subprocess.run(
+            [sys.executable, "-m", "bookker_sync", "status", self.tenant, "--json"],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise DemoError(f"bookker_sync status failed: {out.stderr.strip()}")
+        rooms: list[dict[str, Any]] = json.loads(out.stdout)["tenants"][0]["rooms"]
+        return rooms
+
+    def declines(self) -> list[dict[str, Any]]:
+        """Contoso's recent declines and reverts."""
+        return [d for room in self.status() for d in room["recentDeclines"]]
+
+    def reason_for(self, kind: str, start: datetime) -> dict[str, Any]:
+        """The recorded decline (or revert) of the meeting asked for at ``start``."""
+        wanted = start.isoformat()[:16]
+
+        def found() -> dict[str, Any] | None:
+            return next(
+                (
+                    d
+                    for d in self.declines()
+                    if d["kind"] == kind and (d["start"] or "")[:16] == wanted
+                ),
+                None,
+            )
+
+        return dict(self.wait(f"the {kind} of the meeting at {wanted}", found))
+
+    def day(self, weekday: int, hour: int, weeks: int = 1) -> datetime:
+        """A time ``weeks`` ahead of the virtual now on ``weekday`` (0 = Monday), UTC."""
+        base = self.now().replace(hour=hour, minute=0, second=0, microsecond=0)
+        base += timedelta(days=7 * weeks)
+        return base + timedelta(days=(weekday - base.weekday()) % 7)
+
+    # -- the story -------------------------------------------------------------------------
+    def health(self) -> None:
+        self.step("The stack is up: GET /api/health")
+        report = self.api.get("/health").json()
+        self.ok(
+            f"status {report['status']}; storage reachable; the app follows the virtual "
+            f"clock ({self.now():%Y-%m-%d %H:%M} UTC)"
         )
 
-    def calendar(self, mailbox: str) -> list[dict[str, Any]]:
-        r = self.outlook("GET", f"users/{mailbox}/events?$top=50")
-        r.raise_for_status()
-        return [e for e in r.json()["value"] if not e.get("isCancelled")]
-
-    def show_calendar(self, title: str, mailbox: str) -> None:
-        table = Table(title=title, title_justify="left")
-        for col in ("subject", "start (UTC)", "end (UTC)", "organizer", "room response"):
-            table.add_column(col)
-        for e in self.calendar(mailbox):
-            table.add_row(
-                e.get("subject", ""), e["start"]["dateTime"][:16], e["end"]["dateTime"][:16],
-                e.get("organizer", {}).get("emailAddress", {}).get("address", ""),
-                e.get("responseStatus", {}).get("response", ""),
-            )  # fmt: skip
-        console.print(table)
-
-    def show_bookings(self) -> None:
-        table = Table(title="Bookker bookings", title_justify="left")
-        for col in ("space", "user", "start", "end", "status", "source", "reason"):
-            table.add_column(col)
-        for b in self.api.get(f"/tenants/{self.tenant}/bookings").json()["value"]:
-            table.add_row(b["spaceId"], b["userId"], b["start"][:16], b["end"][:16],
-                          b["status"], b["source"], b.get("statusReason") or "")  # fmt: skip
-        console.print(table)
-
-    def wait(self, what: str, check: Callable[[], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"demo: timed out waiting for {what}")
-            time.sleep(0.3)
-
-    # -- the story -------------------------------------------------------------------
-    def health(self) -> None:
-        self.step("0. The stack is up: GET /api/health")
-        console.print_json(self.api.get("/health").text)
-
     def seed(self) -> None:
-        self.step("1. A customer tenant: Contoso, bidirectional, two rooms, two people")
-        self.graph.post("/_emulator/tenants", json={
-            "tenantId": self.graph_tenant, "clientId": CLIENT_ID, "clientSecret": SECRET,
-        }).raise_for_status()  # fmt: skip
-        for address, name, kind in (
-            (self.alice, "Alice", "user"),
-            (self.bob, "Bob", "user"),
-            (self.mar, "Sala Mar", "room"),
-            (self.sol, "Sala Sol", "room"),
+        self.step("Two customers: Fabrikam (unidirectional) and Contoso (bidirectional)")
+        for graph, address, name, kind in (
+            (self.fabrikam_graph, self.carol, "Carol", "user"),
+            (self.contoso_graph, self.alice, "Alice", "user"),
+            (self.contoso_graph, self.bob, "Bob", "user"),
+            (self.contoso_graph, self.mar, "Sala Mar", "room"),
+            (self.contoso_graph, self.sol, "Sala Sol", "room"),
         ):
-            self.graph.post("/_emulator/mailboxes", json={
-                "tenantId": self.graph_tenant, "address": address, "displayName": name,
-                "kind": kind,
-            }).raise_for_status()  # fmt: skip
-        self.put(f"/tenants/{self.tenant}", {
-            "graphTenantId": self.graph_tenant, "mode": "bidirectional", "displayName": "Contoso",
-        })  # fmt: skip
+            if not any(graph == t["tenantId"] for t in self.control("GET", "tenants")["value"]):
+                self.control(
+                    "POST",
+                    "tenants",
+                    {"tenantId": graph, "clientId": CLIENT_ID, "clientSecret": SECRET},
+                )
+            self.control(
+                "POST",
+                "mailboxes",
+                {"tenantId": graph, "address": address, "displayName": name, "kind": kind},
+            )
         madrid = {
             "timeZone": "Europe/Madrid",
             "minMinutes": 15,
             "maxMinutes": 240,
-            "openingHours": {
-                d: [{"start": "08:00", "end": "20:00"}]
-                for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
-            },
+            "openingHours": {d: [{"start": "08:00", "end": "20:00"}] for d in WEEKDAYS},
         }
+        self.put(
+            "/tenants/fabrikam",
+            {
+                "graphTenantId": self.fabrikam_graph,
+                "mode": "unidirectional",
+                "displayName": "Fabrikam",
+            },
+        )
+        self.put("/tenants/fabrikam/spaces/desk-7", {"name": "Desk 7", "rules": madrid})
+        self.put("/tenants/fabrikam/users/carol", {"email": self.carol})
+        self.put(
+            f"/tenants/{self.tenant}",
+            {
+                "graphTenantId": self.contoso_graph,
+                "mode": "bidirectional",
+                "displayName": "Contoso",
+            },
+        )
         self.put(
             f"/tenants/{self.tenant}/spaces/sala-mar",
             {"name": "Sala Mar", "resourceEmail": self.mar, "capacity": 8, "rules": madrid},
@@ -145,162 +286,325 @@ class Demo:
             f"/tenants/{self.tenant}/users/alice", {"email": self.alice, "groups": ["finance"]}
         )
         self.put(f"/tenants/{self.tenant}/users/bob", {"email": self.bob, "groups": ["sales"]})
-        self.ok("tenant, 2 spaces with opening hours 08:00-20:00 Madrid, 2 users")
+        self.ok("Fabrikam: Desk 7 (no room mailbox), Carol")
+        self.ok(
+            "Contoso: Sala Mar, Sala Sol (finance only), both open 08:00-20:00 Madrid on "
+            "weekdays, at most 4 h; Alice (finance), Bob (sales)"
+        )
 
-    def put(self, path: str, body: dict[str, Any]) -> None:
-        r = self.api.put(path, json=body)
-        if r.status_code not in (200, 201):
-            raise SystemExit(f"demo: PUT {path} → {r.status_code} {r.text}")
-
-    def next_weekday(self, hour_utc: int) -> datetime:
-        day = datetime.now(UTC).replace(hour=hour_utc, minute=0, second=0, microsecond=0)
-        day += timedelta(days=1)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return day
+    def unidirectional(self) -> None:
+        self.step("Unidirectional: Carol books Desk 7 in Bookker → an event in her calendar")
+        start = self.day(1, 9)
+        r = self.api.post(
+            "/tenants/fabrikam/bookings",
+            json={
+                "spaceId": "desk-7",
+                "userId": "carol",
+                "subject": "Focus time",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=2)).isoformat(),
+            },
+        )
+        if r.status_code != 201:
+            raise DemoError(f"booking failed {r.status_code} {r.text}")
+        self.ok(
+            "201 Created: written to Carol's Outlook calendar, located at Desk 7; no room "
+            "mailbox, no subscription, Bookker's ledger arbitrates"
+        )
+        self.show_calendar("Carol's Outlook calendar", self.carol, self.fabrikam_graph)
 
     def bookker_booking(self) -> str:
-        self.step("2. Alice books Sala Mar in Bookker → it appears in Outlook")
-        start = self.next_weekday(9)
-        r = self.api.post(f"/tenants/{self.tenant}/bookings", json={
-            "spaceId": "sala-mar", "userId": "alice", "subject": "Quarterly planning",
-            "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
-        })  # fmt: skip
+        self.step("Bidirectional: Alice books Sala Mar in Bookker → Outlook, the room accepts")
+        start = self.day(1, 8)
+        r = self.api.post(
+            f"/tenants/{self.tenant}/bookings",
+            json={
+                "spaceId": "sala-mar",
+                "userId": "alice",
+                "subject": "Quarterly planning",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+            },
+        )
         if r.status_code != 201:
-            raise SystemExit(f"demo: booking failed {r.status_code} {r.text}")
-        booking = r.json()
-        self.ok(f"201 Created, booking {booking['id'][:8]}… (Outlook accepted it first)")
-        self.show_calendar("Alice's Outlook calendar", self.alice)
-        self.show_calendar("Sala Mar's room calendar (copy accepted by the room)", self.mar)
-        return str(booking["id"])
+            raise DemoError(f"booking failed {r.status_code} {r.text}")
+        self.ok("201 Created, only once Outlook had accepted the event")
+        self.show_calendar("Sala Mar's room calendar", self.mar, self.contoso_graph)
+        return str(r.json()["id"])
 
     def rule_violation(self) -> None:
-        self.step("3. Bob tries Sala Sol at night: refused, with the reasons")
-        start = self.next_weekday(21)
-        r = self.api.post(f"/tenants/{self.tenant}/bookings", json={
-            "spaceId": "sala-sol", "userId": "bob",
-            "start": start.isoformat(), "end": (start + timedelta(hours=5)).isoformat(),
-        })  # fmt: skip
+        self.step("Bob asks Bookker for Sala Sol at night, for 5 hours: refused, with reasons")
+        start = self.day(2, 21)
+        r = self.api.post(
+            f"/tenants/{self.tenant}/bookings",
+            json={
+                "spaceId": "sala-sol",
+                "userId": "bob",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=5)).isoformat(),
+            },
+        )
         console.print(f"  HTTP {r.status_code} {r.json()['error']['code']}")
         for e in r.json().get("errors", []):
-            console.print(f"  [red]✘[/red] {e['rule']}: {e['message']}")
+            self.no(f"{e['rule']}: {e['message']}")
 
     def release(self, booking_id: str) -> None:
-        self.step("4. Nobody checked in: Bookker releases the room (system action)")
+        self.step("Nobody checked in: Bookker releases Alice's booking (a system action)")
+        reason = "Released: nobody checked in within 15 minutes"
         r = self.api.post(
-            f"/tenants/{self.tenant}/bookings/{booking_id}/release",
-            json={"reason": "Released: nobody checked in within 15 minutes"},
+            f"/tenants/{self.tenant}/bookings/{booking_id}/release", json={"reason": reason}
         )
-        self.ok(f"{r.status_code} Accepted; booking is {r.json()['status']}")
-        self.wait("the room to decline", lambda: self.calendar(self.mar) == [])
-        self.ok("Sala Mar declined its copy with the reason; the room is free again")
-        self.show_bookings()
+        self.ok(f"{r.status_code}: the booking is {r.json()['status']}")
+        self.wait("Sala Mar to decline its copy", lambda: self.calendar(self.mar) == [])
+        self.no(f"Sala Mar declined it, telling Alice: “{reason}”")
 
-    # -- Outlook → Bookker -------------------------------------------------------------
     def wait_subscribed(self) -> None:
-        self.step("5. Bookker subscribes to every room's calendar (Graph change notifications)")
+        self.step("Bookker subscribes to each room's calendar (Graph change notifications)")
+        self.wait("both rooms' subscriptions", lambda: len(self.subscriptions()) == 2)
+        for room, sub in sorted(self.subscriptions().items()):
+            self.ok(
+                f"{room}: subscription {sub['id'][:8]}…, expires {_hhmm(sub['expirationDateTime'])}"
+            )
 
-        def subscribed() -> bool:
-            tenants = self.api.get("/health").json().get("tenants", [])
-            mine = [t for t in tenants if t["tenantId"] == self.tenant]
-            return bool(mine) and mine[0]["subscriptions"]["active"] == 2
-
-        self.wait("both rooms to be subscribed", subscribed)
-        self.ok("2 subscriptions active; each room had its initial delta sync")
-
-    def bookings_where(self, **match: str) -> list[dict[str, Any]]:
-        found = self.api.get(f"/tenants/{self.tenant}/bookings").json()["value"]
-        return [b for b in found if all(b.get(k) == v for k, v in match.items())]
-
-    def outlook_booking(self) -> dict[str, Any]:
-        self.step("6. Bob books Sala Mar in Outlook → it reaches Bookker, checked by its rules")
-        start = self.next_weekday(11)
-        event = self.outlook("POST", f"users/{self.bob}/events", {
-            "subject": "Customer call",
-            "start": _utc(start), "end": _utc(start + timedelta(hours=1)),
-            "location": {"displayName": "Sala Mar"},
-            "attendees": [{"emailAddress": {"address": self.mar}, "type": "resource"}],
-        }).json()  # fmt: skip
-        self.wait(
-            "the Outlook booking in Bookker",
-            lambda: bool(self.bookings_where(source="outlook", status="confirmed")),
+    def outlook_create(self) -> dict[str, Any]:
+        self.step("Outlook: Bob books Sala Mar → notified, synced by delta, checked, accepted")
+        start = self.day(2, 9)
+        event = self.outlook(
+            "POST",
+            f"users/{self.bob}/events",
+            {
+                "subject": "Customer call",
+                "start": _utc(start),
+                "end": _utc(start + timedelta(hours=1)),
+                "location": {"displayName": "Sala Mar"},
+                "attendees": [{"emailAddress": {"address": self.mar}, "type": "resource"}],
+            },
         )
-        self.ok("notification → delta sync → rules passed → stored as an Outlook booking")
-        self.show_bookings()
+        self.wait(
+            "Bob's booking in Bookker",
+            lambda: self.bookings(source="outlook", userId="bob", status="confirmed"),
+        )
+        self.ok("a Bookker booking now holds Sala Mar for Bob")
         return dict(event)
 
-    def outlook_violation(self) -> None:
-        self.step("7. Bob books Sala Sol (finance only) in Outlook → declined with the reason")
-        start = self.next_weekday(12)
-        event = self.outlook("POST", f"users/{self.bob}/events", {
-            "subject": "Team lunch", "start": _utc(start), "end": _utc(start + timedelta(hours=1)),
-            "attendees": [{"emailAddress": {"address": self.sol}, "type": "resource"}],
-        }).json()  # fmt: skip
-
-        def declined() -> bool:
-            organizer = self.outlook("GET", f"users/{self.bob}/events/{event['id']}").json()
-            room = [a for a in organizer.get("attendees", [])
-                    if a["emailAddress"]["address"].lower() == self.sol]  # fmt: skip
-            return bool(room) and room[0]["status"]["response"] == "declined"
-
-        self.wait("Sala Sol to decline", declined)
-        self.ok("Sala Sol declined it; Bob's Outlook shows the room as declined, and the")
-        self.ok("decline comment gives Bookker's reason (see the status page's recent declines)")
-
-    def outlook_revert_and_cancel(self, event: dict[str, Any]) -> None:
-        self.step("8. Bob moves his meeting to 22:00 → not allowed there: moved back")
-        late = self.next_weekday(21)
+    def outlook_moves(self, event: dict[str, Any]) -> None:
+        self.step("Outlook: Bob moves it to 12:00 UTC → allowed: the booking moves too")
+        moved = self.day(2, 12)
+        self.outlook(
+            "PATCH",
+            f"users/{self.bob}/events/{event['id']}",
+            {"start": _utc(moved), "end": _utc(moved + timedelta(hours=1))},
+        )
+        self.wait(
+            "the booking to move",
+            lambda: [
+                b
+                for b in self.bookings(source="outlook", userId="bob", status="confirmed")
+                if b["start"][:16] == moved.isoformat()[:16]
+            ],
+        )
+        self.ok(f"Bookker's booking now starts {moved:%a %H:%M} UTC")
+        self.step("Outlook: Bob moves it to 21:00 UTC → closed then: moved back, with the reason")
+        late = self.day(2, 21)
         self.outlook(
             "PATCH",
             f"users/{self.bob}/events/{event['id']}",
             {"start": _utc(late), "end": _utc(late + timedelta(hours=1))},
         )
+        revert = self.reason_for("revert", late)
 
-        def reverted() -> bool:
-            now = self.outlook("GET", f"users/{self.bob}/events/{event['id']}").json()
-            return str(now["start"]["dateTime"]).startswith(event["start"]["dateTime"][:16])
+        def back() -> bool:
+            now = self.outlook("GET", f"users/{self.bob}/events/{event['id']}")
+            return str(now["start"]["dateTime"])[:16] == moved.isoformat()[:16]
 
-        self.wait("the revert", reverted)
-        self.ok(
-            "the organizer's event is back at its booked time (re-read first, never clobbering)"
+        self.wait("Bob's event to be back at 12:00", back)
+        self.no(f"moved back to {moved:%H:%M} UTC: {revert['reason']}")
+
+    def outlook_refused(self) -> None:
+        self.step("Outlook: Bob books Sala Sol (finance only) → the room declines, with why")
+        start = self.day(3, 10)
+        self.outlook(
+            "POST",
+            f"users/{self.bob}/events",
+            {
+                "subject": "Team lunch",
+                "start": _utc(start),
+                "end": _utc(start + timedelta(hours=1)),
+                "attendees": [{"emailAddress": {"address": self.sol}, "type": "resource"}],
+            },
         )
-        self.step("9. Bob cancels the meeting in Outlook → cancelled in Bookker")
-        self.outlook("POST", f"users/{self.bob}/events/{event['id']}/cancel", {"comment": "no"})
+        decline = self.reason_for("decline", start)
+        self.no(f"Sala Sol declined {decline['organizer']}'s meeting: {decline['reason']}")
+
+    def outlook_series(self) -> None:
+        self.step("Outlook: Alice books Sala Mar daily, Friday to Monday → judged per occurrence")
+        friday = self.day(4, 9)
+        self.outlook(
+            "POST",
+            f"users/{self.alice}/events",
+            {
+                "subject": "Stand-up",
+                "start": _utc(friday),
+                "end": _utc(friday + timedelta(hours=1)),
+                "attendees": [{"emailAddress": {"address": self.mar}, "type": "resource"}],
+                "recurrence": {
+                    "pattern": {"type": "daily", "interval": 1},
+                    "range": {
+                        "type": "numbered",
+                        "startDate": f"{friday:%Y-%m-%d}",
+                        "numberOfOccurrences": 4,
+                    },
+                },
+            },
+        )
+        accepted = self.wait(
+            "the weekday occurrences in Bookker",
+            lambda: (
+                found
+                if len(found := self.bookings(source="outlook", userId="alice", status="confirmed"))
+                == 2
+                else None
+            ),
+        )
+        for b in sorted(accepted, key=lambda b: b["start"]):
+            self.ok(
+                f"{datetime.fromisoformat(b['start']):%a %d %b}: accepted (seriesId "
+                f"{(b.get('seriesId') or '-')[:8]}…)"
+            )
+        for weekend in (friday + timedelta(days=1), friday + timedelta(days=2)):
+            decline = self.reason_for("decline", weekend)
+            self.no(f"{weekend:%a %d %b}: declined: {decline['reason']}")
+
+    def outlook_cancel(self) -> None:
+        self.step("Outlook: Bob cancels his meeting → cancelled in Bookker")
+        [event] = [e for e in self.calendar(self.bob) if e["subject"] == "Customer call"]
+        self.outlook("POST", f"users/{self.bob}/events/{event['id']}/cancel", {"comment": "sorry"})
         self.wait(
             "the cancellation",
-            lambda: bool(self.bookings_where(source="outlook", status="cancelled")),
+            lambda: self.bookings(source="outlook", userId="bob", status="cancelled"),
         )
+        self.ok("Bob's booking is cancelled; Sala Mar is free again")
         self.show_bookings()
 
+    def lifecycle_events(self) -> None:
+        self.step("Graph lifecycle: notifications missed → Graph says `missed` → resync")
+        self.control("PUT", "faults", {"notificationDropRate": 1.0})
+        start = self.day(3, 15)
+        self.outlook(
+            "POST",
+            f"users/{self.alice}/events",
+            {
+                "subject": "Budget review",
+                "start": _utc(start),
+                "end": _utc(start + timedelta(hours=1)),
+                "attendees": [{"emailAddress": {"address": self.mar}, "type": "resource"}],
+            },
+        )
+        self.control("PUT", "faults", {})
+        before = len(self.bookings(source="outlook", userId="alice"))
+        self.ok(
+            "Alice booked Sala Mar in Outlook; the notification was lost: Bookker doesn't know yet"
+        )
+        sub = self.subscriptions()[self.mar]
+        self.control("POST", f"subscriptions/{sub['id']}/lifecycle", {"lifecycleEvent": "missed"})
+        self.wait(
+            "the resync to find it",
+            lambda: len(self.bookings(source="outlook", userId="alice")) > before,
+        )
+        self.ok("`missed` → a delta resync of Sala Mar found the booking")
+        self.step("Graph lifecycle: `subscriptionRemoved` → the subscription is recreated")
+        old = self.subscriptions()[self.sol]["id"]
+        self.control(
+            "POST", f"subscriptions/{old}/lifecycle", {"lifecycleEvent": "subscriptionRemoved"}
+        )
+        new = self.wait(
+            "a new subscription for Sala Sol",
+            lambda: (
+                s["id"] if (s := self.subscriptions().get(self.sol)) and s["id"] != old else None
+            ),
+        )
+        self.ok(
+            f"Sala Sol: subscription {old[:8]}… removed by Graph, {new[:8]}… created, "
+            "then a full resync"
+        )
+
+    def renewal(self) -> None:
+        self.step(
+            "Six days later (virtual clock): the renewal timer renews every subscription, "
+            "the reconcile timer syncs every room"
+        )
+        before = {room: s["expirationDateTime"] for room, s in self.subscriptions().items()}
+        now = datetime.fromisoformat(
+            self.control("POST", "clock", {"advanceSeconds": 6 * 86400})["now"]
+        )
+        self.ok(f"clock moved to {now:%Y-%m-%d %H:%M} UTC; subscriptions expire within a day")
+        self.run_timer("renew_subscriptions")
+
+        def renewed() -> dict[str, str] | None:
+            after = {room: s["expirationDateTime"] for room, s in self.subscriptions().items()}
+            late = now + timedelta(days=5)
+            fresh = all(
+                datetime.fromisoformat(v.replace("Z", "+00:00")) > late for v in after.values()
+            )
+            return after if fresh and len(after) == 2 else None
+
+        after = self.wait("every subscription renewed", renewed)
+        for room in sorted(after):
+            self.ok(f"{room}: expiry {_hhmm(before.get(room, '?'))} → {_hhmm(after[room])}")
+        # Nothing changed for six days: the reconcile timer syncs each room anyway.
+        self.run_timer("reconcile_all", {"force": True})
+        self.wait("every room back in sync", self.all_in_sync, timeout=WAIT_SECONDS)
+        self.ok("the reconcile timer synced every room: all in sync")
+
+    def run_timer(self, name: str, given: dict[str, Any] | None = None) -> None:
+        """Run a timer function now, through the Functions host's admin API."""
+        body = {"input": json.dumps(given)} if given else {}
+        r = self.admin.post(f"/admin/functions/{name}", params={"wait": "true"}, json=body)
+        if r.status_code != 200 or r.json().get("status") != "Succeeded":
+            raise DemoError(f"{name}: {r.status_code} {r.text[:300]}")
+
+    def all_in_sync(self) -> bool:
+        return all(room["state"] == "in sync" for room in self.status())
+
     def operators(self) -> None:
-        self.step("10. For operators: `python -m bookker_sync status contoso` and /api/status")
-        subprocess.call([sys.executable, "-m", "bookker_sync", "status", self.tenant])
-        self.ok(f"status page: {API}/status (HTML, no build step)")
-
-
-def _utc(moment: datetime) -> dict[str, str]:
-    return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+        self.step("For operators: `python -m bookker_sync status contoso` (and /api/status)")
+        code = subprocess.call(
+            [sys.executable, "-m", "bookker_sync", "status", self.tenant], cwd=REPO
+        )
+        if code != 0:
+            raise DemoError(f"bookker_sync status exited {code}")
+        self.ok(f"the same on the status page: {API}/status (times by the app's clock)")
 
 
 def main() -> int:
     demo = Demo()
+    started = time.monotonic()
     try:
         demo.health()
         demo.seed()
+        demo.unidirectional()
         booking = demo.bookker_booking()
         demo.rule_violation()
         demo.release(booking)
         demo.wait_subscribed()
-        event = demo.outlook_booking()
-        demo.outlook_violation()
-        demo.outlook_revert_and_cancel(event)
+        event = demo.outlook_create()
+        demo.outlook_moves(event)
+        demo.outlook_refused()
+        demo.outlook_series()
+        demo.outlook_cancel()
+        demo.lifecycle_events()
+        demo.renewal()
         demo.operators()
-    except httpx.HTTPError as exc:
+    except (DemoError, httpx.HTTPError) as exc:
         console.print(f"[red]demo: {exc}[/red]")
         return 1
     except KeyboardInterrupt:  # Ctrl-C reaches the whole foreground group: the stack stops
+        console.print("\ndemo: interrupted")
         return 130
-    console.rule("[bold green]Demo done: the stack keeps running (Ctrl-C to stop)")
+    console.rule(
+        f"[bold green]Demo done in {time.monotonic() - started:.0f} s: the stack "
+        "keeps running (Ctrl-C to stop)"
+    )
     return 0
 
 

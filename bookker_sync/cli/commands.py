@@ -16,12 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bookker_sync.cli import render
+from bookker_sync.cli.app_clock import follow_app_clock
 from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
 from bookker_sync.settings import load_settings
 from bookker_sync.sync.ops import operator_commands as operator
 from bookker_sync.sync.ops import run_now
 from bookker_sync.sync.ops.status import status_report
-from bookker_sync.sync.services import Services, services_for
+from bookker_sync.sync.services import Services, close_services, services_for
 from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
 
 # -- commands ----------------------------------------------------------------------------
@@ -169,10 +170,11 @@ def _json(value: Any) -> None:
 
 
 async def run(args: argparse.Namespace, env: dict[str, str]) -> int:
-    services = services_for(load_settings(env))
+    settings = load_settings(env)
+    follow_app_clock(env)
+    services = services_for(settings)
     try:
         await operator.check_storage(services)
         return await COMMANDS[args.command](services, args, render.console())
     finally:
-        await services.graph.close()
-        await services.storage.close()
+        await close_services(services)

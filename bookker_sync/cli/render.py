@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bookker_sync.log_context import redact
+from bookker_sync.storage.repositories import DeclineKind
 from bookker_sync.sync.ops.operator_commands import (
     OnboardReport,
     PoisonMessage,
@@ -153,10 +154,34 @@ def status_tables(report: StatusReport) -> list[Table | Text]:
         if not tenant.rooms:
             table.add_row("-", "no rooms with a room mailbox", "", "", "", "", "", "", "")
         out.append(table)
+        declined = _declines_table(tenant.rooms, now)
+        if declined is not None:
+            out.append(declined)
     counts = ", ".join(f"{report.count(h)} {h.value}" for h in RoomHealth)
     poison = ", ".join(f"{q}-poison {n}" for q, n in report.poison.items())
     out.append(Text(f"Rooms: {counts}. Poison queues: {poison}."))
     return out
+
+
+def _declines_table(rooms: list[RoomStatus], now: datetime) -> Table | None:
+    rows = sorted(
+        ((room, d) for room in rooms for d in room.declines), key=lambda rd: rd[1].at, reverse=True
+    )
+    if not rows:
+        return None
+    table = Table(title="Recent declines and reverts", title_justify="left")
+    for column in ("When", "Room", "What", "Organizer", "Meeting", "Reason"):
+        table.add_column(column)
+    for room, d in rows:
+        meeting = d.subject or ""
+        if d.start and d.end:
+            meeting += f" ({d.start:%a %d %b %H:%M}-{d.end:%H:%M} UTC)"
+        table.add_row(
+            when(d.at, now), text(room.space_name),
+            "moved back" if d.kind is DeclineKind.REVERT else "declined",
+            text(d.organizer or "-"), text(meeting.strip() or "-"), text(d.reason),
+        )  # fmt: skip
+    return table
 
 
 def _room_cells(room: RoomStatus, now: datetime) -> list[Text | str]:
@@ -194,7 +219,11 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                         "lastSyncAt": iso(r.last_sync_at), "lagSeconds": r.lag_seconds,
                         "consecutiveFailures": r.consecutive_failures,
                         "recentDeclines": [
-                            {"at": iso(d.at), "reason": redact(d.reason)} for d in r.declines
+                            {"at": iso(d.at), "kind": d.kind.value, "reason": redact(d.reason),
+                             "organizer": redact(d.organizer or "") or None,
+                             "subject": redact(d.subject or "") or None,
+                             "start": iso(d.start), "end": iso(d.end)}
+                            for d in r.declines
                         ],
                     }
                     for r in t.rooms

@@ -12,7 +12,7 @@ from bookker_sync.settings import SettingsError
 
 DEFAULT_FILE = "local.settings.json"
 # Paths in local.settings.json are relative to the file's folder (the app folder).
-PATH_SETTINGS = ("GRAPH_CA_BUNDLE", "GRAPH_CERTIFICATE_PATH")
+PATH_SETTINGS = ("GRAPH_CA_BUNDLE", "GRAPH_CERTIFICATE_PATH", "FUNCTIONS_HOST_CLOCK_CA")
 
 
 def _values(path: Path) -> dict[str, str]:

@@ -1,28 +1,25 @@
-"""The Bookker API as HTTP functions: thin wrappers over sync/."""
+"""The Bookker API as HTTP functions: thin wrappers over sync/.
+
+The request models and use cases are imported inside the functions, when first run:
+importing them at start-up would slow every cold instance, the webhook's included
+(functions/deps.py).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from bookker_sync.domain.models import Booking, BookingStatus
-from bookker_sync.functions.api_models import (
-    BookingCreate,
-    BookingPatch,
-    ReleaseRequest,
-    SpacePut,
-    TenantPut,
-    UserPut,
-    parse_api_time,
-)
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, parse_body, route_id
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import json_response
 from bookker_sync.sync.errors import BadRequestError
-from bookker_sync.sync.outbound import bookings
-from bookker_sync.sync.outbound import tenants as config
+
+if TYPE_CHECKING:
+    from bookker_sync.domain.models import Booking
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 FUNCTION = func.AuthLevel.FUNCTION
@@ -32,6 +29,9 @@ MAX_IDEMPOTENCY_KEY = 200
 @bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=FUNCTION)
 @observed
 async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.functions.api_models import TenantPut
+    from bookker_sync.sync.outbound import tenants as config
+
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
         body = parse_body(req, TenantPut).to_command()
@@ -44,6 +44,9 @@ async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpR
 @bp.route(route="tenants/{tenantId}/spaces/{spaceId}", methods=["PUT"], auth_level=FUNCTION)
 @observed
 async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.functions.api_models import SpacePut
+    from bookker_sync.sync.outbound import tenants as config
+
     async def work() -> func.HttpResponse:
         tenant_id, space_id = route_id(req, "tenantId"), route_id(req, "spaceId")
         body = parse_body(req, SpacePut).to_command()
@@ -56,6 +59,9 @@ async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpRe
 @bp.route(route="tenants/{tenantId}/users/{userId}", methods=["PUT"], auth_level=FUNCTION)
 @observed
 async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.functions.api_models import UserPut
+    from bookker_sync.sync.outbound import tenants as config
+
     async def work() -> func.HttpResponse:
         tenant_id, user_id = route_id(req, "tenantId"), route_id(req, "userId")
         body = parse_body(req, UserPut).to_command()
@@ -68,6 +74,9 @@ async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpRes
 @bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=FUNCTION)
 @observed
 async def bookings_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.functions.api_models import BookingCreate
+    from bookker_sync.sync.outbound import bookings
+
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
         if req.method.upper() == "GET":
@@ -89,6 +98,9 @@ async def bookings_collection(req: func.HttpRequest, context: func.Context) -> f
 
 
 async def _list(req: func.HttpRequest, tenant_id: str) -> func.HttpResponse:
+    from bookker_sync.domain.models import BookingStatus
+    from bookker_sync.sync.outbound import bookings
+
     status = req.params.get("status")
     if status is not None and status not in {s.value for s in BookingStatus}:
         raise BadRequestError("status must be confirmed, declined or cancelled")
@@ -108,6 +120,8 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
     raw = req.params.get(name)
     if not raw:
         return None
+    from bookker_sync.functions.api_models import parse_api_time
+
     try:  # an unescaped "+" in a query string arrives as a space
         return parse_api_time(raw.replace(" ", "+"))  # UTC, as the storage query is
     except ValueError as exc:
@@ -121,6 +135,10 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
 )
 @observed
 async def booking_item(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.functions.api_models import BookingPatch
+    from bookker_sync.sync.outbound import bookings
+    from bookker_sync.sync.outbound import tenants as config
+
     async def work() -> func.HttpResponse:
         tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
         method = req.method.upper()
@@ -143,6 +161,9 @@ async def booking_item(req: func.HttpRequest, context: func.Context) -> func.Htt
 )
 @observed
 async def release_booking(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.functions.api_models import ReleaseRequest
+    from bookker_sync.sync.outbound import bookings
+
     async def work() -> func.HttpResponse:
         tenant_id, booking_id = route_id(req, "tenantId"), route_id(req, "bookingId")
         body = parse_body(req, ReleaseRequest)

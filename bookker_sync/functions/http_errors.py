@@ -9,6 +9,7 @@ from bookker_sync.sync.errors import (
     ForbiddenError,
     GraphFailureError,
     IdempotencyKeyReusedError,
+    MailboxNotFoundError,
     NotFoundAppError,
     RuleViolationError,
 )
@@ -25,6 +26,7 @@ _BY_TYPE: tuple[tuple[type[AppError], int, str], ...] = (
     (ForbiddenError, 403, "Forbidden"),
     (NotFoundAppError, 404, "NotFound"),
     (ConflictAppError, 409, "Conflict"),
+    (MailboxNotFoundError, 422, "MailboxNotFound"),
     (RuleViolationError, 422, "RuleViolation"),
     (IdempotencyKeyReusedError, 422, "IdempotencyKeyReused"),
 )

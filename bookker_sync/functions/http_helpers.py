@@ -55,13 +55,25 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
+        parts.append(f"{where}: {_message(err['msg'])}")
     return "invalid request: " + "; ".join(parts)
+
+
+# pydantic prefixes the messages our validators raise ("Value error, must be ...",
+# "Assertion failed, ..."): the prefix says how it was checked, not what is wrong.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _message(text: str) -> str:
+    for prefix in _PYDANTIC_PREFIXES:
+        text = text.removeprefix(prefix)
+    return text
 
 
 def _details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        {"field": ".".join(str(p) for p in e["loc"]), "message": _message(e["msg"])}
+        for e in exc.errors()
     ][:20]
 
 

@@ -8,23 +8,10 @@ the named component schemas are the titles.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
-from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema, models_json_schema
-from pydantic_core import core_schema
 
-from bookker_sync.domain.models import Booking, Space, Tenant, User
-from bookker_sync.functions.api_models import (
-    ID_PATTERN,
-    BookingCreate,
-    BookingPatch,
-    ReleaseRequest,
-    SpacePut,
-    TenantPut,
-    UserPut,
-)
 from bookker_sync.functions.bookings_api import MAX_IDEMPOTENCY_KEY
 from bookker_sync.functions.http_helpers import MAX_BODY_BYTES
 from bookker_sync.functions.openapi_text import (
@@ -36,26 +23,45 @@ from bookker_sync.functions.openapi_text import (
 )
 from bookker_sync.functions.responses import json_response
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
-_MODELS: list[type[BaseModel]] = [
-    TenantPut, SpacePut, UserPut, BookingCreate, BookingPatch, ReleaseRequest,
-    Tenant, Space, User, Booking,
-]  # fmt: skip
 SCHEMA_PREFIX = "#/components/schemas/"
 
 
-class _NoFieldTitles(GenerateJsonSchema):
-    def field_title_should_be_set(
-        self, schema: core_schema.CoreSchema | core_schema.DataclassField
-    ) -> bool:
-        return False
+def _models() -> list[type[BaseModel]]:
+    # Imported when the document is first built, not at start-up (functions/deps.py).
+    from bookker_sync.domain.models import Booking, Space, Tenant, User
+    from bookker_sync.functions.api_models import (
+        BookingCreate,
+        BookingPatch,
+        ReleaseRequest,
+        SpacePut,
+        TenantPut,
+        UserPut,
+    )
+
+    return [
+        TenantPut, SpacePut, UserPut, BookingCreate, BookingPatch, ReleaseRequest,
+        Tenant, Space, User, Booking,
+    ]  # fmt: skip
 
 
 def _model_schemas() -> dict[str, Any]:
+    from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+    from pydantic_core import core_schema
+
+    class NoFieldTitles(GenerateJsonSchema):
+        def field_title_should_be_set(
+            self, schema: core_schema.CoreSchema | core_schema.DataclassField
+        ) -> bool:
+            return False
+
     _, top = models_json_schema(
-        [(m, "validation") for m in _MODELS],
+        [(m, "validation") for m in _models()],
         ref_template=SCHEMA_PREFIX + "{model}",
-        schema_generator=_NoFieldTitles,
+        schema_generator=NoFieldTitles,
     )
     schemas: dict[str, Any] = {k: _openapi30(v) for k, v in top.get("$defs", {}).items()}
     for name, schema in schemas.items():
@@ -104,8 +110,11 @@ def _error_schemas() -> dict[str, Any]:
                 },
             },
             "example": {
-                "error": {"code": "RuleViolation", "message": "the booking breaks maxMinutes"},
-                "errors": [{"rule": "maxMinutes", "message": "longer than 240 minutes"}],
+                "error": {"code": "RuleViolation", "message": ERRORS["RuleViolations"][3]},
+                "errors": [{"rule": "maxMinutes", "message": (
+                    "Focus 214 can be booked for at most 240 minutes; this booking is "
+                    "300 minutes."
+                )}],
             },
         },
         "ErrorDetail": {
@@ -235,6 +244,8 @@ def _param(name: str, where: str, text: str, example: str, **schema: Any) -> dic
 
 
 def _id(name: str, text: str, example: str) -> dict[str, Any]:
+    from bookker_sync.functions.api_models import ID_PATTERN
+
     return _param(name, "path", text, example, pattern=ID_PATTERN)
 
 
@@ -266,7 +277,7 @@ def _paths() -> dict[str, Any]:
                                             "mode": "bidirectional", "displayName": "Contoso"}),
         )},
         "/tenants/{tenantId}/spaces/{spaceId}": {"put": _operation(
-            "putSpace", put_ok, 400, 404,
+            "putSpace", put_ok, 400, 404, 422,
             parameters=[tenant, _id("spaceId", "The space.", "focus-214")],
             requestBody=_body("SpacePut", {
                 "name": "Focus Room 2.14", "resourceEmail": "focus-2.14@contoso.com",

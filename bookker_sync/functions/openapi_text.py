@@ -40,7 +40,8 @@ OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
         (
             "A room or desk of the tenant, with its booking rules. In bidirectional mode "
             "`resourceEmail` names its room mailbox, to which the app subscribes for changes "
-            "made in Outlook. 201 when new, 200 when replaced; 404 for an unknown tenant."
+            "made in Outlook; it must exist (422 MailboxNotFound otherwise, checked through "
+            "Graph). 201 when new, 200 when replaced; 404 for an unknown tenant."
         ),
     ),
     "putUser": (
@@ -119,7 +120,10 @@ ERRORS: Final[dict[str, tuple[int, str, str, str]]] = {
     "PayloadTooLarge": (413, "PayloadTooLarge", "The request body is larger than the limit.",
                         "body larger than 262144 bytes"),
     "RuleViolations": (422, "RuleViolation", "Breaks the space's or the user's rules: "
-                       "`errors` lists each.", "the booking breaks maxMinutes"),
+                       "`errors` lists each. Code MailboxNotFound instead: an address (the "
+                       "user's email, the space's room) has no mailbox in the directory.",
+                       "The booking breaks a rule (maxMinutes). maxMinutes: Focus 214 can "
+                       "be booked for at most 240 minutes; this booking is 300 minutes."),
     "InternalError": (500, "InternalError", "Unexpected error (logged), or the app is "
                       "misconfigured (code Misconfigured).",
                       "unexpected error; it has been logged"),

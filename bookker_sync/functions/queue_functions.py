@@ -8,40 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from bookker_sync import log_context, telemetry
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
-from bookker_sync.storage.queues import (
+from bookker_sync.storage.queue_names import (
     LIFECYCLE_QUEUE,
     MAILBOX_SYNC_QUEUE,
     OUTBOUND_QUEUE,
     poison_queue,
 )
-from bookker_sync.sync.errors import NotFoundAppError
-from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
-from bookker_sync.sync.messages import (
-    BadMessage,
-    MailboxSyncMessage,
-    OutboundMessage,
-    PoisonMessage,
-    RunNowMessage,
-    parse_lifecycle,
-    parse_message,
-    parse_sync_pokes,
-    send_poison,
-)
-from bookker_sync.sync.ops.run_now import run_now
-from bookker_sync.sync.outbound.release import apply_outbound
-from bookker_sync.sync.subscriptions import lifecycle
+
+if TYPE_CHECKING:
+    from bookker_sync.sync.messages import MailboxSyncMessage
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 async def to_poison(queue: str, msg: func.QueueMessage, reason: str) -> None:
+    from bookker_sync.sync.messages import PoisonMessage, send_poison
+
     body = msg.get_body().decode("utf-8", errors="replace")
     await send_poison(services().queues, queue, PoisonMessage(reason=reason, body=body, id=msg.id))
     telemetry.POISON_MESSAGES.add(1, {"queue": queue})
@@ -52,6 +42,10 @@ async def to_poison(queue: str, msg: func.QueueMessage, reason: str) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=OUTBOUND_QUEUE, connection="AzureWebJobsStorage")
 @observed
 async def apply_outbound_fn(msg: func.QueueMessage, context: func.Context) -> None:
+    # Use cases are imported when first run, not at start-up (functions/deps.py).
+    from bookker_sync.sync.messages import BadMessage, OutboundMessage, parse_message
+    from bookker_sync.sync.outbound.release import apply_outbound
+
     try:
         message = parse_message(OutboundMessage, msg.get_body())
     except BadMessage as exc:
@@ -64,6 +58,8 @@ async def apply_outbound_fn(msg: func.QueueMessage, context: func.Context) -> No
 @bp.queue_trigger(arg_name="msg", queue_name=MAILBOX_SYNC_QUEUE, connection="AzureWebJobsStorage")
 @observed
 async def sync_mailbox_fn(msg: func.QueueMessage, context: func.Context) -> None:
+    from bookker_sync.sync.messages import BadMessage, parse_sync_pokes
+
     try:
         pokes = parse_sync_pokes(msg.get_body())
     except BadMessage as exc:
@@ -76,6 +72,9 @@ async def sync_mailbox_fn(msg: func.QueueMessage, context: func.Context) -> None
 
 
 async def _sync_one(message: MailboxSyncMessage) -> None:
+    from bookker_sync.sync.errors import NotFoundAppError
+    from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
+
     log_context.bind(tenant=message.tenant_id, mailbox=message.mailbox)  # this task only
     try:
         result = await sync_mailbox(
@@ -96,6 +95,10 @@ async def _sync_one(message: MailboxSyncMessage) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=LIFECYCLE_QUEUE, connection="AzureWebJobsStorage")
 @observed
 async def process_lifecycle_fn(msg: func.QueueMessage, context: func.Context) -> None:
+    from bookker_sync.sync.messages import BadMessage, RunNowMessage, parse_lifecycle
+    from bookker_sync.sync.ops.run_now import run_now
+    from bookker_sync.sync.subscriptions import lifecycle
+
     try:
         message = parse_lifecycle(msg.get_body())
     except BadMessage as exc:

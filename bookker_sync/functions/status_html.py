@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html import escape
 
+from bookker_sync.functions.status_chart import lag_chart
+from bookker_sync.storage.repositories import DeclineKind, DeclineRecord
 from bookker_sync.sync.ops.status import (
     RoomHealth,
     RoomStatus,
@@ -53,7 +55,13 @@ ul.reasons li { color: var(--bad); }
 tr.lagging ul.reasons li { color: var(--lag); }
 .note { background: #fff; border: 1px solid var(--line); padding: 10px 12px; margin: 0; }
 .poison-nonzero { color: var(--bad); font-weight: 600; }
-svg text { font: 9px system-ui, sans-serif; fill: var(--muted); }
+svg text { font: 12px system-ui, sans-serif; fill: var(--muted); }
+svg text.title { font-weight: 600; fill: #1f2328; }
+.lag-charts { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0 0; }
+.lag-charts figure { margin: 0; }
+.lag-charts svg { display: block; max-width: 100%; height: auto; }
+ul.declines .kind { font-weight: 600; }
+ul.declines .who { color: #1f2328; }
 """
 
 _HEALTH_CLASS = {
@@ -121,13 +129,27 @@ def _tenant(tenant: TenantStatus, report: StatusReport) -> str:
     rows = "\n".join(_room(room, report) for room in tenant.rooms)
     return f"""{head}<table class="rooms">
 <thead><tr><th>Room</th><th>State</th><th>Subscription</th><th>Last notification</th>
-<th>Last delta</th><th>Lag</th><th>Lag, last 24 h</th><th>Last changes</th>
-<th>Recent declines</th></tr></thead>
+<th>Last delta</th><th>Lag</th><th>Last changes</th>
+<th>Recent declines and reverts</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
 </table>
+<h3>Sync lag of each room</h3>
+<div class="lag-charts">
+{_charts(tenant, report)}
+</div>
 </section>"""
+
+
+def _charts(tenant: TenantStatus, report: StatusReport) -> str:
+    interval = timedelta(minutes=report.reconcile_interval_minutes)
+    return "\n".join(
+        f'<figure class="lag-chart" data-room="{escape(room.space_id)}">'
+        f"{lag_chart(room.lag_samples, report.generated_at, interval, room.space_name)}"
+        "</figure>"
+        for room in tenant.rooms
+    )
 
 
 def _room(room: RoomStatus, report: StatusReport) -> str:
@@ -140,7 +162,6 @@ def _room(room: RoomStatus, report: StatusReport) -> str:
         else ""
     )
     lag = _seconds(room.lag_seconds) if room.lag_seconds is not None else "—"
-    interval = timedelta(minutes=report.reconcile_interval_minutes)
     return (
         f'<tr class="room {css}" data-room="{escape(room.space_id)}" '
         f'data-state="{css}">'
@@ -152,7 +173,6 @@ def _room(room: RoomStatus, report: StatusReport) -> str:
         f'<td class="when">{_time(room.last_notification_at, now)}</td>'
         f'<td class="when">{_time(room.last_sync_at, now)}</td>'
         f'<td class="when">{lag}</td>'
-        f"<td>{timeline(room.lag_samples, now, interval)}</td>"
         f"<td>{_changes(room, now)}</td>"
         f"<td>{_declines(room, now)}</td>"
         "</tr>"
@@ -177,8 +197,25 @@ def _changes(room: RoomStatus, now: datetime) -> str:
 def _declines(room: RoomStatus, now: datetime) -> str:
     if not room.declines:
         return '<span class="muted">none</span>'
-    items = "".join(f"<li>{_time(d.at, now)} {escape(d.reason)}</li>" for d in room.declines)
+    items = "".join(_decline(d, now) for d in room.declines)
     return f'<ul class="declines">{items}</ul>'
+
+
+def _decline(d: DeclineRecord, now: datetime) -> str:
+    """When, what (declined / moved back), whose meeting, and the reason given."""
+    kind = "moved back" if d.kind is DeclineKind.REVERT else "declined"
+    who = f' <span class="who">{escape(d.organizer)}</span>' if d.organizer else ""
+    subject = f" “{escape(d.subject)}”" if d.subject else ""
+    when = ""
+    if d.start and d.end:
+        asked = "asked for " if d.kind is DeclineKind.REVERT else ""
+        when = (
+            f' <span class="muted">{asked}{d.start:%a %d %b %H:%M}&ndash;{d.end:%H:%M} UTC</span>'
+        )
+    return (
+        f'<li data-kind="{escape(d.kind.value)}">{_time(d.at, now)} '
+        f'<span class="kind">{kind}</span>{who}{subject}{when}: {escape(d.reason)}</li>'
+    )
 
 
 def _seconds(value: float) -> str:
@@ -201,51 +238,6 @@ def _time(moment: datetime | None, now: datetime | None = None) -> str:
     if now is None:
         return f'<time datetime="{iso}">{absolute}</time>'
     return f'<time datetime="{iso}" title="{absolute}">{_relative(moment, now)}</time>'
-
-
-def timeline(
-    samples: list[tuple[datetime, float]],
-    now: datetime,
-    interval: timedelta,
-    width: int = 220,
-    height: int = 46,
-) -> str:
-    """Sync lag over the last 24 h: one bar per sync run (height = lag), a grey tick
-    for runs that served no pending notification; amber above the reconcile interval."""
-    start = now - timedelta(hours=24)
-    top, bottom, left, right = 12, height - 12, 2, width - 2
-    span = (now - start).total_seconds()
-    peak = max([v for _, v in samples] + [60.0])
-    scale = (bottom - top) / peak
-    marks = []
-    for moment, value in samples:
-        x = left + (right - left) * max(0.0, min(1.0, (moment - start).total_seconds() / span))
-        bar = max(1.5, value * scale)
-        color = "#9a6700" if value > interval.total_seconds() else "#1a7f37"
-        if value == 0:
-            color = "#8c959f"
-        marks.append(
-            f'<rect x="{x - 1:.1f}" y="{bottom - bar:.1f}" width="2" height="{bar:.1f}" '
-            f'fill="{color}"><title>{moment:%H:%M} UTC: {_seconds(value)}</title></rect>'
-        )
-    worst = max((v for _, v in samples), default=0.0)
-    label = f"max {_seconds(worst)}" if samples else "no sync runs"
-    aria = f"Sync lag over the last 24 hours: {len(samples)} runs, {label}"
-    return (
-        f'<svg class="lag-timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(aria)}">'
-        f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" fill="#fff" '
-        f'stroke="#d0d7de"/>'
-        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#d0d7de"/>'
-        f"{''.join(marks)}"
-        f'<text x="{left + 2}" y="8">{escape(label)}</text>'
-        f'<text x="{left + 2}" y="{height - 2}">&#8722;24 h</text>'
-        f'<text x="{(left + right) / 2:.0f}" y="{height - 2}" '
-        'text-anchor="middle">&#8722;12 h</text>'
-        f'<text x="{right - 2}" y="{height - 2}" text-anchor="end">now</text>'
-        "</svg>"
-    )
 
 
 def error_page(title: str, message: str) -> str:

@@ -13,11 +13,9 @@ import azure.functions as func
 
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
-from bookker_sync.functions.status_html import error_page, render
 from bookker_sync.settings import SettingsError
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.sync.errors import NotFoundAppError
-from bookker_sync.sync.ops.status import status_report
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -43,6 +41,10 @@ def _html(body: str, status: int = 200) -> func.HttpResponse:
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @observed
 async def status_page(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    # Imported here, not at start-up (functions/deps.py): the page is rarely asked for.
+    from bookker_sync.functions.status_html import error_page, render
+    from bookker_sync.sync.ops.status import status_report
+
     tenant = (req.params.get("tenant") or "").strip() or None
     try:
         report = await status_report(services(), tenant)

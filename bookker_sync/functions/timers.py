@@ -11,8 +11,6 @@ import azure.functions as func
 
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
-from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
-from bookker_sync.sync.subscriptions.renewal import renew_due
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -21,6 +19,8 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @bp.timer_trigger(schedule="%RENEW_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @observed
 async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context) -> None:
+    from bookker_sync.sync.subscriptions.renewal import renew_due  # lazily: functions/deps.py
+
     await renew_due(services())
 
 
@@ -28,4 +28,6 @@ async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context
 @bp.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @observed
 async def reconcile_all_fn(timer: func.TimerRequest, context: func.Context) -> None:
+    from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all  # lazily
+
     await reconcile_all(services())

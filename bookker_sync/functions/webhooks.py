@@ -10,7 +10,6 @@ import azure.functions as func
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
 from bookker_sync.functions.responses import error_response, json_response
-from bookker_sync.sync.inbound import ingress
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -55,6 +54,10 @@ async def _receive(req: func.HttpRequest) -> func.HttpResponse:
     items = _items(req)
     if isinstance(items, func.HttpResponse):
         return items
+    # Imported on the first notification, not at start-up: the validation handshake
+    # must not wait for the storage SDKs (bench/cold_start.py).
+    from bookker_sync.sync.inbound import ingress
+
     try:
         result = await ingress.accept(services(), items)
     except Exception:

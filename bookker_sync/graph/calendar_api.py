@@ -50,6 +50,18 @@ class CalendarApi:
     def transport(self) -> GraphTransport:
         return self._t
 
+    async def mailbox_exists(self, mailbox: str) -> bool:
+        """Whether the directory has this mailbox: ``GET /users/{id}/calendar``, which
+        needs only the calendar permission the app already holds (``GET /users/{id}``
+        would need User.Read.All). Graph answers 404 ``ErrorInvalidUser`` for an address
+        no mailbox has (calendar-get, learn.microsoft.com/graph/api/calendar-get)."""
+        rb = self._users.by_user_id(mailbox).calendar
+        try:
+            await self._t.send(mailbox, rb.to_get_request_information())
+        except GraphNotFoundError:
+            return False
+        return True
+
     # -- events --------------------------------------------------------------------
     async def create_event(self, mailbox: str, body: JsonObject) -> GraphEvent:
         """POST an event. A retried POST with the same transactionId returns the same event."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from azure.data.tables.aio import TableServiceClient
-from azure.identity.aio import DefaultAzureCredential
 from azure.storage.queue.aio import QueueServiceClient
 
 from bookker_sync.settings import StorageSettings
+
+if TYPE_CHECKING:
+    from azure.identity.aio import DefaultAzureCredential
 
 
 @dataclass
@@ -37,6 +40,9 @@ def build_clients(settings: StorageSettings) -> StorageClients:
             tables=TableServiceClient.from_connection_string(conn),
             queues=QueueServiceClient.from_connection_string(conn),
         )
+    # Imported here: azure-identity is heavy, and a connection string never needs it.
+    from azure.identity.aio import DefaultAzureCredential
+
     credential = DefaultAzureCredential(
         managed_identity_client_id=settings.managed_identity_client_id
     )

@@ -11,16 +11,18 @@ from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from bookker_sync.storage.errors import StorageError
+from bookker_sync.storage.queue_names import (
+    APP_QUEUES,
+    LIFECYCLE_QUEUE,
+    MAILBOX_SYNC_QUEUE,
+    OUTBOUND_QUEUE,
+    poison_queue,
+)
 
-# Queue names are part of the function contract.
-MAILBOX_SYNC_QUEUE = "mailbox-sync"
-LIFECYCLE_QUEUE = "lifecycle"
-OUTBOUND_QUEUE = "outbound"
-APP_QUEUES = (MAILBOX_SYNC_QUEUE, LIFECYCLE_QUEUE, OUTBOUND_QUEUE)
-
-
-def poison_queue(name: str) -> str:
-    return f"{name}-poison"
+__all__ = [
+    "APP_QUEUES", "LIFECYCLE_QUEUE", "MAILBOX_SYNC_QUEUE", "OUTBOUND_QUEUE", "QueueSender",
+    "poison_queue",
+]  # fmt: skip
 
 
 class QueueSender:

@@ -113,9 +113,16 @@ class SubscriptionIndex(BaseModel):
     client_state: str = Field(repr=False)
 
 
+class DeclineKind(StrEnum):
+    DECLINE = "decline"  # the room declined an Outlook event
+    REVERT = "revert"  # an organizer's move was put back to the booked times
+
+
 class DeclineRecord(BaseModel):
-    """A room declining an Outlook event, with the reason the organizer was given
-    (append-only; the last few per room are kept for the status page)."""
+    """A room declining an Outlook event, or a move reverted, with the reason the
+    organizer was given and whose meeting it was (append-only; the last few per room
+    are kept for the status page). For a revert, ``room_event_id`` is the organizer's
+    event id and start/end are the times the organizer had asked for."""
 
     tenant_id: str
     space_id: str
@@ -124,6 +131,11 @@ class DeclineRecord(BaseModel):
     reason: str
     rules: list[str] = Field(default_factory=list)
     at: datetime
+    kind: DeclineKind = DeclineKind.DECLINE
+    organizer: str | None = None  # "Name <address>" or the address
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:

@@ -32,6 +32,11 @@ class ConflictAppError(AppError):
     """The state forbids it now (a taken slot, a booking no longer confirmed)."""
 
 
+class MailboxNotFoundError(AppError):
+    """A configured address (a user's email, a space's room) has no mailbox in the
+    customer's directory: Graph answered 404 for it. Fix the configuration."""
+
+
 class RuleViolationError(AppError):
     """Bookker's rules refuse it; ``extra["errors"]`` lists every broken rule."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.sync.ops import declines
@@ -28,6 +29,12 @@ class RoomDecline:
     room_event_id: str
     reason: str
     rules: Sequence[str] = ()
+    # Whose meeting, for the status page and the CLI (what the room's copy or the
+    # booking says; absent when unknown).
+    organizer: str | None = None
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 async def decline_room_copy(
@@ -41,4 +48,5 @@ async def decline_room_copy(
     await declines.record_decline(
         services, tenant_id=decline.tenant_id, space_id=decline.space_id, mailbox=decline.room,
         room_event_id=decline.room_event_id, reason=decline.reason, rules=decline.rules,
+        meeting=declines.Meeting(decline.organizer, decline.subject, decline.start, decline.end),
     )  # fmt: skip

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bookker_sync.clock import CLOCK, Clock
-from bookker_sync.graph.gateway import GraphGateway
 from bookker_sync.settings import Settings
 from bookker_sync.storage.clients import StorageClients, clients_for
 from bookker_sync.storage.ledger import Ledger
 from bookker_sync.storage.queues import QueueSender
 from bookker_sync.storage.repositories import Repositories
+
+if TYPE_CHECKING:
+    from bookker_sync.graph.gateway import GraphGateway
 
 
 @dataclass
@@ -22,7 +25,12 @@ class Services:
     repos: Repositories
     queues: QueueSender
     ledger: Ledger
-    graph: GraphGateway
+
+    @property
+    def graph(self) -> GraphGateway:
+        """Built on first use: the webhook path never calls Graph, and loading the Graph
+        SDK would cost every cold instance a few hundred ms (bench/cold_start.py)."""
+        return _gateway(self.settings)
 
 
 _by_loop: dict[int, Services] = {}
@@ -40,7 +48,6 @@ def services_for(settings: Settings, clock: Clock = CLOCK) -> Services:
             repos=Repositories(storage.tables),
             queues=QueueSender(storage.queues),
             ledger=Ledger(storage.tables),
-            graph=_gateway(settings),
         )
         _by_loop[key] = found
     return found
@@ -53,6 +60,8 @@ def _gateway(settings: Settings) -> GraphGateway:
     # One gateway per settings object: its token caches outlive event loops.
     key = id(settings.graph)
     if key not in _gateways:
+        from bookker_sync.graph.gateway import GraphGateway  # lazily: see Services.graph
+
         _gateways[key] = GraphGateway(settings.graph)
     return _gateways[key]
 
@@ -60,7 +69,9 @@ def _gateway(settings: Settings) -> GraphGateway:
 async def close_services(services: Services) -> None:
     """Close this loop's storage and Graph clients (tools and tests that end their loop)."""
     await services.storage.close()
-    await services.graph.close()
+    gateway = _gateways.get(id(services.settings.graph))
+    if gateway is not None:  # never built on this instance: nothing to close
+        await gateway.close()
     _by_loop.pop(id(asyncio.get_running_loop()), None)
 
 

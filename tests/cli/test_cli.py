@@ -16,6 +16,7 @@ import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from azure.storage.queue import QueueClient
 from bookker_sync.settings import StorageSettings
 from bookker_sync.storage.clients import build_clients
 from bookker_sync.storage.repositories import Repositories
+from bookker_sync.sync.ops.status import human_span
 from tests.support.cli import CliResult, cli_env, run_cli
 from tests.support.functions_host import Stack, Tenant, wait_for
 
@@ -64,10 +66,7 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> World:
         emulator.add_mailbox(t.graph_tenant_id, rooms[local], name, "room", capacity=6)
     board = t.add_space("boardroom")  # mailbox + space; its subscription is made by the app
     assert board is not None
-    ghost = t.address("ghost")  # a space whose room mailbox does not exist in Graph
-    r = stack.api("PUT", f"tenants/{t.id}/spaces/ghost",
-                  {"name": "Ghost Room", "resourceEmail": ghost})  # fmt: skip
-    assert r.status_code in (200, 201), r.text
+    ghost = t.add_ghost_space("ghost", "Ghost Room")  # its room mailbox does not exist
 
     def subscribed(repos: Repositories) -> Any:
         return repos.subscriptions.list(t.id)
@@ -329,3 +328,28 @@ def test_reconcile_syncs_every_room_through_the_function_app(world: World):
              timeout=30)  # fmt: skip
     here = world.cli("reconcile", "--here")
     assert here.code == 0 and "Queued syncs of" in here.out, here
+
+
+def test_times_are_relative_to_the_app_clock(world: World):
+    """The local stack's app follows the emulator's virtual clock; so does the CLI when
+    the same setting (FUNCTIONS_HOST_CLOCK_URL) is there, e.g. in local.settings.json."""
+    t, emulator = world.tenant, world.stack.emulator
+    virtual = emulator.clock_advance(2 * 3600)  # at least 2 h ahead of real time
+    clock = {"FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
+             "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path}  # fmt: skip
+    following = world.cli("status", t.id, "--json", **clock)
+    assert following.code == 0, following
+    generated = datetime.fromisoformat(json.loads(following.out)["generatedAt"])
+    assert abs((generated - virtual).total_seconds()) < 60, (generated, virtual)
+    # The subscription expiry reads the same as on the status page: from virtual now.
+    [tenant] = json.loads(following.out)["tenants"]
+    board = next(r for r in tenant["rooms"] if r["mailbox"] == world.board)
+    expires = datetime.fromisoformat(board["subscriptionExpiresAt"])
+    table = world.cli("status", t.id, **clock)
+    assert f"(in {human_span((expires - generated).total_seconds())})" in table.out, table.out
+    # Without the setting (as in Azure): real time.
+    real = world.cli("status", t.id, "--json")
+    now = datetime.fromisoformat(json.loads(real.out)["generatedAt"])
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 60
+    bad = world.cli("status", t.id, FUNCTIONS_HOST_CLOCK_URL="ftp://x")
+    one_line_error(bad, 1, "FUNCTIONS_HOST_CLOCK_URL must be an http(s) URL")

@@ -11,7 +11,6 @@ move exactly between the app's read and its write.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
@@ -23,9 +22,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bookker_sync.settings import StorageSettings
-from bookker_sync.storage.clients import build_clients
-from bookker_sync.storage.repositories import Repositories
 from tests.support.functions_host import Stack, Tenant, wait_for
 from tests.support.outlook import Outlook
 
@@ -44,25 +40,10 @@ def next_monday(stack: Stack) -> datetime:
 
 
 def sync(stack: Stack, tenant_id: str, room: str) -> None:
-    """A sync of the room, done when this returns: a sync already running (e.g. the
-    full resync queued when the room was subscribed) holds the room's lease, so this
-    one only marks it dirty; wait until the holder has run again and let go."""
+    """A sync of the room, finished (also one another worker held the room for)."""
     out = stack.run_function("sync_mailbox", {"tenantId": tenant_id, "mailbox": room})
     assert out["status"] == "Succeeded", out
-    wait_for(lambda: _idle(stack, tenant_id, room), timeout=60, interval=0.1)
-
-
-def _idle(stack: Stack, tenant_id: str, room: str) -> bool:
-    async def read() -> bool:
-        clients = build_clients(StorageSettings(connection_string=stack.azurite.connection_string))
-        try:
-            found = await Repositories(clients.tables).mailboxes.find(tenant_id, room)
-        finally:
-            await clients.close()
-        state = found.value if found else None
-        return state is None or (state.lease_owner is None and not state.dirty)
-
-    return asyncio.run(read())
+    stack.wait_mailbox_idle(tenant_id, room)
 
 
 @contextlib.contextmanager

@@ -59,3 +59,38 @@ def test_inbound_release_and_bookker_cancellation_declines_are_all_recorded(
         wait_for(all_three, timeout=30)
     except AssertionError:
         raise AssertionError(recent_declines(stack, t.id, tmp_path)) from None
+
+
+def test_declines_and_reverts_say_whose_meeting(stack: Stack, tmp_path: Path):
+    """Each decline names the organizer and the meeting (subject, times); a move put
+    back to the booked times is listed too, with the times the organizer asked for."""
+    t = stack.new_tenant("bidirectional")
+    alice = t.add_user("alice")
+    room = t.add_space("room1", rules=OPEN)
+    outlook = Outlook(stack, t)
+    sync(stack, t.id, room)
+    late = (M + timedelta(hours=20), M + timedelta(hours=21))
+    outlook.book_room(alice, room, *late, "Late review")
+    event = outlook.book_room(alice, room, M + timedelta(hours=9), M + timedelta(hours=10), "Sync")
+    sync(stack, t.id, room)
+    assert len(t.bookings(status="confirmed")) == 1
+    moved = (M + timedelta(hours=19), M + timedelta(hours=20))  # after 18:00: not allowed
+    outlook.move(alice, event["id"], *moved)
+    sync(stack, t.id, room)
+    result = run_cli("status", t.id, "--json", env=cli_env(stack), cwd=tmp_path)
+    [room_status] = json.loads(result.out)["tenants"][0]["rooms"]
+    by_kind = {d["kind"]: d for d in room_status["recentDeclines"]}
+    declined, reverted = by_kind["decline"], by_kind["revert"]
+    assert alice in declined["organizer"] and declined["subject"]
+    assert (declined["start"][:16], declined["end"][:16]) == tuple(
+        m.isoformat()[:16] for m in late
+    ), declined
+    assert alice in reverted["organizer"] and reverted["subject"] == "Sync", reverted
+    assert (reverted["start"][:16], reverted["end"][:16]) == tuple(
+        m.isoformat()[:16] for m in moved
+    ), reverted
+    assert "is open 08:00" in reverted["reason"], reverted
+    # The CLI's table says the same for people.
+    table = run_cli("status", t.id, env=cli_env(stack), cwd=tmp_path).out
+    assert "Recent declines and reverts" in table and "moved back" in table
+    assert "declined" in table and alice in table

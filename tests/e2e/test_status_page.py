@@ -52,12 +52,11 @@ def tenant_with_a_failing_room(stack: Stack) -> Any:
     alice = t.add_user("alice")
     room = t.address("focus")
     stack.emulator.add_mailbox(t.graph_tenant_id, room, "Focus", "room")
-    for space_id, body in (
-        ("focus", {"name": HOSTILE_ROOM, "resourceEmail": room}),
-        ("ghost", {"name": "Ghost Room", "resourceEmail": t.address("ghost")}),  # no mailbox
-    ):
-        r = stack.api("PUT", f"tenants/{t.id}/spaces/{space_id}", body)
-        assert r.status_code == 201, r.text
+    t.add_ghost_space("ghost", "Ghost Room", HOSTILE_TENANT)  # no mailbox
+    r = stack.api(
+        "PUT", f"tenants/{t.id}/spaces/focus", {"name": HOSTILE_ROOM, "resourceEmail": room}
+    )
+    assert r.status_code == 201, r.text
     wait_for(lambda: subscription_states(stack, t.id) == {"focus": "active", "ghost": "failing"})
     # Outlook traffic, delivered to the app by Graph notifications.
     stranger = t.address("mallory")
@@ -81,6 +80,7 @@ def test_status_page_renders_and_shows_the_failing_room(
     stack: Stack, browser: Any, tenant_with_a_failing_room: Any, tmp_path: Path
 ):
     t = tenant_with_a_failing_room
+    stranger = t.address("mallory")
     page = browser.new_page(viewport={"width": 1500, "height": 900})
     response = page.goto(f"{stack.host.base_url}/api/status?tenant={t.id}")
     assert response is not None and response.status == 200
@@ -97,9 +97,23 @@ def test_status_page_renders_and_shows_the_failing_room(
     assert focus.get_attribute("data-state") == "in-sync"
     assert focus.locator(".badge").inner_text() == "in sync"
     assert "expires in" in focus.inner_text()
-    assert "not a Bookker user" in focus.locator("ul.declines").inner_text()
+    declines = focus.locator("ul.declines").inner_text()
+    assert "not a Bookker user" in declines
+    assert "declined" in declines and stranger in declines, declines  # whose meeting
     assert "confirmed" in focus.locator("ul.changes").inner_text()
-    assert focus.locator("svg.lag-timeline rect").count() >= 2  # frame + at least one run
+
+    # The lag chart: wide, with axes and labels, one visible point per sync run.
+    chart = page.locator("figure.lag-chart[data-room=focus] svg.lag-timeline")
+    box = chart.bounding_box()
+    assert box is not None and box["width"] >= 600 and box["height"] >= 150, box
+    runs = chart.locator("g.run circle").count()
+    assert runs >= 1
+    text = chart.text_content() or ""
+    assert f"{runs} run" in text and "now" in text and "lag" in text and "app clock" in text
+    chart_shot = tmp_path / "lag-chart.png"
+    chart.screenshot(path=str(chart_shot))
+    dot = chart.locator("g.run circle").last.bounding_box()
+    assert dot is not None and dot["width"] >= 6  # a point you can see, not a hairline
 
     # Hostile names are text, not markup.
     assert HOSTILE_TENANT in page.locator(f"section[data-tenant='{t.id}'] h2").inner_text()

@@ -7,6 +7,7 @@ mailbox addresses, so one stack serves the whole session.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import tempfile
@@ -71,6 +72,31 @@ class Stack:
     def kill_host(self) -> None:
         """Hard-kill the Functions host (no graceful shutdown), as a crash would."""
         self.host.child.kill()
+
+    def wait_mailbox_idle(self, tenant_id: str, mailbox: str, timeout: float = 60) -> None:
+        """Until no sync of the mailbox is running or owed. A sync run that finds another
+        worker (e.g. one a notification started) holding the mailbox's lease only marks
+        it dirty and returns; the holder then runs again. Tests that read the outcome of
+        "a sync" wait for that too."""
+
+        async def idle() -> bool:
+            from bookker_sync.settings import StorageSettings
+            from bookker_sync.storage.clients import build_clients
+            from bookker_sync.storage.repositories import Repositories
+
+            clients = build_clients(
+                StorageSettings(connection_string=self.azurite.connection_string)
+            )
+            try:
+                found = await Repositories(clients.tables).mailboxes.find(
+                    tenant_id, mailbox.lower()
+                )
+            finally:
+                await clients.close()
+            state = found.value if found else None
+            return state is None or (state.lease_owner is None and not state.dirty)
+
+        wait_for(lambda: asyncio.run(idle()), timeout=timeout)
 
     def restart_host(self) -> None:
         assert self.workdir is not None, "only private stacks restart their host"
@@ -152,6 +178,24 @@ class Tenant:
         r = self.stack.api("PUT", f"tenants/{self.id}/spaces/{space_id}", body)
         assert r.status_code in (200, 201), r.text
         return email
+
+    def add_ghost_space(self, space_id: str, name: str, display_name: str = "Contoso") -> str:
+        """A space whose room mailbox does not exist, so its subscription fails for real.
+        A bidirectional tenant's space PUT refuses such a room (422), so it is stored while
+        the tenant is unidirectional, then the tenant goes bidirectional (like a room
+        deleted after it was configured)."""
+        assert self.mode == "bidirectional"
+        ghost = self.address(space_id)
+        for mode, space in (("unidirectional", True), ("bidirectional", False)):
+            r = self.stack.api("PUT", f"tenants/{self.id}", {
+                "graphTenantId": self.graph_tenant_id, "mode": mode, "displayName": display_name,
+            })  # fmt: skip
+            assert r.status_code == 200, r.text
+            if space:
+                r = self.stack.api("PUT", f"tenants/{self.id}/spaces/{space_id}",
+                                   {"name": name, "resourceEmail": ghost})  # fmt: skip
+                assert r.status_code in (200, 201), r.text
+        return ghost
 
     def bookings(self, **params: str) -> list[dict[str, Any]]:
         r = self.stack.api("GET", f"tenants/{self.id}/bookings", params=params)

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bookker_sync.domain.models import Space
-from bookker_sync.functions.status_html import render, timeline
+from bookker_sync.functions.status_chart import lag_chart
+from bookker_sync.functions.status_html import render
 from bookker_sync.graph.places import Room
 from bookker_sync.storage.queue_admin import QueuedMessage
 from bookker_sync.storage.repositories import (
+    DeclineKind,
     DeclineRecord,
     MailboxState,
     SubscriptionRecord,
@@ -184,7 +186,17 @@ def report() -> StatusReport:
             subscription_expires_at=None, subscription_error=EVIL, last_notification_at=None,
             last_sync_at=None, lag_seconds=None, consecutive_failures=3, last_error=EVIL,
             declines=[DeclineRecord(tenant_id="t", space_id="s1", mailbox="r1@x",
-                                    room_event_id="e", reason=EVIL, at=NOW)],
+                                    room_event_id="e", reason=EVIL, at=NOW),
+                      DeclineRecord(tenant_id="t", space_id="s1", mailbox="r1@x",
+                                    room_event_id="e2", reason="Sala Sol is for finance",
+                                    at=NOW, organizer="Bob <bob@x>", subject="Team lunch",
+                                    start=datetime(2024, 1, 2, 12, tzinfo=UTC),
+                                    end=datetime(2024, 1, 2, 13, tzinfo=UTC)),
+                      DeclineRecord(tenant_id="t", space_id="s1", mailbox="r1@x",
+                                    room_event_id="o1", reason="closed at 22:00", at=NOW,
+                                    kind=DeclineKind.REVERT, organizer="bob@x",
+                                    start=datetime(2024, 1, 2, 22, tzinfo=UTC),
+                                    end=datetime(2024, 1, 2, 23, tzinfo=UTC))],
         ),
         RoomStatus(
             space_id="s2", space_name="Calm", mailbox="r2@x", health=RoomHealth.IN_SYNC,
@@ -211,13 +223,36 @@ def test_page_escapes_every_data_value():
     assert "Unidirectional" in html and "lifecycle 2" in html
 
 
-def test_timeline_draws_one_bar_per_run_within_24_hours():
+def test_lag_chart_draws_one_point_per_run_with_labelled_axes():
     samples = [(NOW - timedelta(hours=23), 0.0), (NOW - timedelta(hours=12), 1200.0),
                (NOW - timedelta(minutes=1), 30.0)]  # fmt: skip
-    svg = timeline(samples, NOW, INTERVAL)
+    svg = lag_chart(samples, NOW, INTERVAL, "Calm <room>")
     assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<rect") == 1 + 3  # frame + bars
+    assert 'width="680"' in svg  # wide enough to read
+    assert svg.count("<circle") == 3 and svg.count('<g class="run">') == 3
     assert "#9a6700" in svg  # 20 min > the 15 min interval: amber
     assert "#8c959f" in svg and "#1a7f37" in svg  # idle run grey, small lag green
-    assert "max 20 min" in svg and 'role="img"' in svg
-    assert "no sync runs" in timeline([], NOW, INTERVAL)
+    assert "3 runs, max 20 min" in svg and 'role="img"' in svg
+    assert "reconcile interval 15 min" in svg  # the threshold line, labelled
+    assert "&#8722;24 h" in svg and "&#8722;12 h" in svg and ">now<" in svg  # x axis
+    assert ">0<" in svg and ">20 min<" in svg and ">lag<" in svg  # y axis, 0 to a nice top
+    assert "Calm &lt;room&gt;" in svg and "<room>" not in svg
+    assert "last 24 h" in svg
+
+
+def test_lag_chart_zooms_to_the_window_holding_the_samples():
+    recent = [(NOW - timedelta(minutes=m), 0.4 * m) for m in (40, 20, 5)]
+    svg = lag_chart(recent, NOW, INTERVAL, "r")
+    assert "last 1 h" in svg and "&#8722;30 min" in svg  # not a sliver of a day
+    assert "last 10 min" in lag_chart(recent[-1:], NOW, INTERVAL, "r")
+    assert svg.count("<circle") == 3
+    assert "reconcile interval" not in svg  # 15 min is far above a 20 s axis
+    assert "no sync runs" in lag_chart([], NOW, INTERVAL, "r")
+
+
+def test_declines_and_reverts_say_whose_meeting():
+    html = render(report())
+    assert 'data-kind="decline"' in html and "Bob &lt;bob@x&gt;" in html
+    assert "“Team lunch”" in html and "Tue 02 Jan 12:00&ndash;13:00 UTC" in html
+    assert 'data-kind="revert"' in html and "moved back" in html
+    assert "asked for Tue 02 Jan 22:00&ndash;23:00 UTC" in html

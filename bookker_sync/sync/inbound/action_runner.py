@@ -39,6 +39,7 @@ from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.sync.booking_records import apply_ledger, change_booking, get_record, mutate
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
+from bookker_sync.sync.ops import declines
 from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
 from bookker_sync.sync.services import Services
 
@@ -53,8 +54,12 @@ class ActionRunner:
         self.index = index
         self.applied: list[Action] = []
         self._room_writes: list[AddExtension | DeclineRoomEvent] = []
+        self._seen: dict[str, RemoteEvent] = {}  # room event id → the item (whose meeting)
 
-    async def run(self, actions: list[Action]) -> None:
+    async def run(self, actions: list[Action], remote: RemoteEvent | None = None) -> None:
+        """Apply the actions reconcile chose for ``remote`` (the delta item)."""
+        if remote is not None:
+            self._seen[remote.id] = remote
         for action in actions:
             await self.apply(action)
 
@@ -221,10 +226,14 @@ class ActionRunner:
         )
         # Not done (424 after an earlier failure, 429, 5xx): done alone, with retries.
         if isinstance(write, DeclineRoomEvent):
+            remote = self._seen.get(write.room_event_id)
             await decline_room_copy(self.services, self.calendar, RoomDecline(
                 tenant_id=self.index.tenant_id, space_id=self.index.space.id,
                 room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
                 rules=[v.rule for v in write.violations],
+                organizer=remote.organizer_email if remote else None,
+                subject=remote.subject if remote else None,
+                start=remote.start if remote else None, end=remote.end if remote else None,
             ), sent=done)  # fmt: skip
         elif done:
             await self._extension_added(write.booking_id)
@@ -325,6 +334,15 @@ class ActionRunner:
                 continue
             log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
                      action.restore_end, action.reason)  # fmt: skip
+            await declines.record_revert(
+                self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+                mailbox=self.index.room, organizer_event_id=organizer.id, reason=action.reason,
+                meeting=declines.Meeting(
+                    organizer.organizer_email or ref.organizer_mailbox,
+                    organizer.subject or record.booking.subject,
+                    action.rejected_start, action.rejected_end,
+                ),
+            )  # fmt: skip
             return
         log.warning("revert of %s given up: the event kept changing", action.booking_id)
 

@@ -210,7 +210,7 @@ async def _pull(
                 actions = reconcile(stored.booking if stored else None, remote, context)
                 if actions == [IN_FLIGHT]:
                     raise InFlightDeferredError(remote.id)
-            await runner.run(actions)
+            await runner.run(actions, remote)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
         saved = page.next_link or page.delta_link

@@ -1,4 +1,5 @@
-"""Recent declines per room, with the reasons the organizers were given.
+"""Recent declines (and reverted moves) per room, with the reasons the organizers were
+given and whose meeting it was.
 
 Append-only log in the ``declines`` table: partition = tenant, RowKey =
 ``<spaceId>|<inverted time>|<event hash>`` so a room's rows list newest first. Only
@@ -12,16 +13,27 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bookker_sync.domain.mailbox import Mailbox
 from bookker_sync.storage.errors import StorageError
-from bookker_sync.storage.repositories import DeclineRecord
+from bookker_sync.storage.repositories import DeclineKind, DeclineRecord
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
 KEEP_PER_ROOM = 20
 _MAX_MS = 10**13  # inverted milliseconds: newest first in RowKey order
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """Whose meeting a decline or revert was about (each part optional)."""
+
+    organizer: str | None = None
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 def _row_key(space_id: str, at: datetime, room_event_id: str) -> str:
@@ -49,15 +61,26 @@ async def record_decline(
     room_event_id: str,
     reason: str,
     rules: Sequence[str] = (),
+    meeting: Meeting | None = None,
+    kind: DeclineKind = DeclineKind.DECLINE,
 ) -> None:
+    meeting = meeting or Meeting()
     try:
         existing = await _room_rows(services, tenant_id, space_id)
-        if any(r.room_event_id == room_event_id and r.reason == reason for r in existing):
+        if any(
+            r.room_event_id == room_event_id
+            and r.reason == reason
+            and r.kind is kind
+            and (kind is DeclineKind.DECLINE or (r.start, r.end) == (meeting.start, meeting.end))
+            for r in existing
+        ):
             return  # a replayed delta page: already recorded
         now = services.clock.now()
         record = DeclineRecord(
             tenant_id=tenant_id, space_id=space_id, mailbox=Mailbox(mailbox),
             room_event_id=room_event_id, reason=reason[:1000], rules=list(rules), at=now,
+            kind=kind, organizer=_short(meeting.organizer), subject=_short(meeting.subject),
+            start=meeting.start, end=meeting.end,
         )  # fmt: skip
         await services.repos.declines.upsert(
             tenant_id, _row_key(space_id, now, room_event_id), record
@@ -68,6 +91,29 @@ async def record_decline(
             )
     except StorageError as exc:
         log.warning("could not record the decline of %s: %s", room_event_id, exc)
+
+
+def _short(text: str | None) -> str | None:
+    return text[:200] if text else None
+
+
+async def record_revert(
+    services: Services,
+    *,
+    tenant_id: str,
+    space_id: str,
+    mailbox: str,
+    organizer_event_id: str,
+    reason: str,
+    meeting: Meeting,
+) -> None:
+    """An organizer's move put back to the booked times: listed with the declines
+    (``meeting`` holds the times the organizer had asked for)."""
+    await record_decline(
+        services, tenant_id=tenant_id, space_id=space_id, mailbox=mailbox,
+        room_event_id=organizer_event_id, reason=reason, meeting=meeting,
+        kind=DeclineKind.REVERT,
+    )  # fmt: skip
 
 
 async def recent_by_room(

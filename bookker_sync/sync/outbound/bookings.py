@@ -31,7 +31,7 @@ from bookker_sync.domain.reconcile import CANCELLED_IN_BOOKKER
 from bookker_sync.domain.recurrence import expand, to_graph_pattern
 from bookker_sync.domain.rules import check_booking, check_occurrences
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.errors import GraphChangedError, GraphError
+from bookker_sync.graph.errors import GraphChangedError, GraphError, GraphNotFoundError
 from bookker_sync.graph.event_json import (
     extension_body,
     graph_local_datetime,
@@ -51,11 +51,13 @@ from bookker_sync.sync.booking_records import (
     mutate,
 )
 from bookker_sync.sync.errors import (
+    AppError,
     BadRequestError,
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
     IdempotencyKeyReusedError,
+    MailboxNotFoundError,
     RuleViolationError,
 )
 from bookker_sync.sync.messages import MailboxSyncMessage, OutboundMessage
@@ -111,12 +113,39 @@ def _raise_for(violations: list[Violation]) -> None:
     errors = [v.to_json_dict() for v in violations]
     if any(v.rule == "access" for v in violations):
         raise ForbiddenError("the user may not book this space", errors=errors)
-    raise RuleViolationError(
-        "the booking breaks " + ", ".join(sorted({v.rule for v in violations})), errors=errors
-    )
+    raise RuleViolationError(_rules_sentence(violations), errors=errors)
 
 
-def _graph_failure(exc: GraphError, doing: str) -> GraphFailureError:
+MAX_REASONS_IN_MESSAGE = 3
+
+
+def _rules_sentence(violations: list[Violation]) -> str:
+    """What a person reads: "The booking breaks 2 of the rules. maxMinutes: Sala Mar
+    can be booked for at most 240 minutes; … openingHours: …" (each rule named)."""
+    rules = sorted({v.rule for v in violations})
+    count = "a rule" if len(rules) == 1 else f"{len(rules)} rules"
+    shown = [f"{v.rule}: {_sentence(v.message)}" for v in violations[:MAX_REASONS_IN_MESSAGE]]
+    more = len(violations) - len(shown)
+    tail = [f"And {more} more (see errors)."] if more > 0 else []
+    return " ".join([f"The booking breaks {count} ({', '.join(rules)}).", *shown, *tail])
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+# Graph's 404 codes for an address no mailbox has (event-post: "The requested user
+# '…' is invalid."), or a user without an Exchange Online mailbox.
+_NO_MAILBOX = {"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"}
+
+
+def _graph_failure(exc: GraphError, doing: str, mailbox: str) -> AppError:
+    if isinstance(exc, GraphNotFoundError) and exc.code in _NO_MAILBOX:
+        return MailboxNotFoundError(
+            f"mailbox {mailbox} not found in the directory of the tenant's Microsoft 365",
+            mailbox=mailbox,
+        )
     return GraphFailureError(
         f"Outlook did not accept {doing}: {exc.message}", transient=exc.transient
     )
@@ -163,7 +192,7 @@ async def create_booking(
         copies = await _write_outlook(services, tenant, space, user, body, booking_id, claims)
     except GraphError as exc:
         await services.ledger.release(tenant_id, space.id, claims)
-        raise _graph_failure(exc, "the booking") from exc
+        raise _graph_failure(exc, "the booking", user.email) from exc
     bookings = [
         b.model_copy(update={"outlook": _outlook_ref(tenant, space, user, copy)})
         for b, copy in zip(pending, copies, strict=True)
@@ -430,7 +459,7 @@ async def update_booking(
         raise
     except GraphError as exc:
         await apply_ledger(services, old, moved.ledger.undo())
-        raise _graph_failure(exc, "the change") from exc
+        raise _graph_failure(exc, "the change", old.outlook.organizer_mailbox or "") from exc
     return await _save_update(services, stored, start, end, subject, event, now)
 
 
@@ -516,7 +545,9 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
             services, tenant, booking, "Cancelled in Bookker", room_decides=False
         )
     except GraphError as exc:
-        raise _graph_failure(exc, "the cancellation") from exc
+        raise _graph_failure(
+            exc, "the cancellation", booking.outlook.organizer_mailbox or ""
+        ) from exc
     await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER)
 
 

@@ -86,4 +86,6 @@ async def _room_declines(
     await decline_room_copy(services, calendar, RoomDecline(
         tenant_id=booking.tenant_id, space_id=booking.space_id, room=ref.resource_mailbox,
         room_event_id=room_event_id, reason=reason,
+        organizer=ref.organizer_mailbox, subject=booking.subject,
+        start=booking.start, end=booking.end,
     ))  # fmt: skip

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from bookker_sync.domain.models import Space, Tenant, User
+import logging
+
+from bookker_sync.domain.models import Space, Tenant, TenantMode, User
+from bookker_sync.graph.errors import GraphError
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
-from bookker_sync.sync.errors import NotFoundAppError
+from bookker_sync.sync.errors import MailboxNotFoundError, NotFoundAppError
 from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
 from bookker_sync.sync.services import Services
+
+log = logging.getLogger(__name__)
 
 
 async def get_tenant(services: Services, tenant_id: str) -> Tenant:
@@ -47,8 +52,9 @@ async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> 
 async def put_space(
     services: Services, tenant_id: str, space_id: str, body: SpaceConfig
 ) -> tuple[Space, bool]:
-    await get_tenant(services, tenant_id)
+    tenant = await get_tenant(services, tenant_id)
     space = Space(id=space_id, tenant_id=tenant_id, **vars(body))
+    await _check_room_exists(services, tenant, space)
     existed = await services.repos.spaces.find(tenant_id, space_id)
     await services.repos.spaces.upsert(tenant_id, space_id, space)
     # Subscribing calls Graph (and Graph calls our webhook back): done by the lifecycle
@@ -57,6 +63,27 @@ async def put_space(
         services.queues, LifecycleMessage(kind="ensure", tenant_id=tenant_id, space_id=space_id)
     )
     return space, existed is None
+
+
+async def _check_room_exists(services: Services, tenant: Tenant, space: Space) -> None:
+    """A bidirectional tenant's space subscribes to its room's calendar: a room address
+    with no mailbox would only fail later, in the background. Said now, naming it.
+    If Graph can't answer (no consent yet, unavailable), the space is stored anyway
+    and its subscription state on the status page tells what is wrong."""
+    if tenant.mode is not TenantMode.BIDIRECTIONAL or not space.resource_email:
+        return
+    calendar = services.graph.calendar(tenant.graph_tenant_id)
+    try:
+        exists = await calendar.mailbox_exists(space.resource_email)
+    except GraphError as exc:
+        log.warning("could not check room %s exists: %s", space.resource_email, exc)
+        return
+    if not exists:
+        raise MailboxNotFoundError(
+            f"room mailbox {space.resource_email} not found in the directory of the "
+            "tenant's Microsoft 365: create it (or fix resourceEmail) first",
+            mailbox=space.resource_email,
+        )
 
 
 async def put_user(
