@@ -118,12 +118,24 @@ class SyncSettings(BaseModel):
     lease_seconds: int = Field(default=60, ge=10, le=3600)
 
 
+class EventSettings(BaseModel):
+    """The events told to Bookker (pull feed and push) and how long data is kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    event_json_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Local stack only: push to http://127.0.0.1:* / http://localhost:* (DESIGN §9).
+    allow_local_http: bool = False
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     storage: StorageSettings
     graph: GraphSettings
     sync: SyncSettings
+    events: EventSettings = Field(default_factory=EventSettings)
     webhook_base_url: str = Field(pattern=r"^https?://")
 
     @property
@@ -159,6 +171,9 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "SUBSCRIPTION_LIFETIME_MINUTES": ("sync", "subscription_lifetime_minutes"),
     "SYNC_LEASE_SECONDS": ("sync", "lease_seconds"),
     "WEBHOOK_BASE_URL": ("", "webhook_base_url"),
+    "EVENT_RETENTION_DAYS": ("events", "retention_days"),
+    "EVENT_JSON_RETENTION_DAYS": ("events", "event_json_retention_days"),
+    "EVENTS_ALLOW_LOCAL_HTTP": ("events", "allow_local_http"),
 }
 # Settings the runtime itself reads (host.json bindings / NCRONTAB %NAME% expressions).
 RUNTIME_SETTING_NAMES = ("FUNCTIONS_WORKER_RUNTIME", "RECONCILE_SCHEDULE", "RENEW_SCHEDULE")
@@ -171,7 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises SettingsError naming every missing or invalid setting at once.
     """
     source = os.environ if env is None else env
-    sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}}
+    sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}, "events": {}}
     top: dict[str, object] = {}
     field_to_name: dict[tuple[str, str], str] = {}
     for name, (section, field) in SETTING_NAMES.items():

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from opentelemetry import metrics, trace
 
 from bookker_sync import log_context
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 
 CONNECTION_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 SERVICE_NAME = "bookker-sync"

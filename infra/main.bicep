@@ -87,6 +87,16 @@ param reconcileIntervalMinutes int = 15
 @maxValue(150)
 param renewalMarginHours int = 24
 
+@description('Keep the events told to Bookker (pull feed, push, dead letters) this many days.')
+@minValue(1)
+@maxValue(3650)
+param eventRetentionDays int = 30
+
+@description('Erase the stored Outlook event JSON of bookings that ended this many days ago.')
+@minValue(1)
+@maxValue(3650)
+param eventJsonRetentionDays int = 90
+
 @description('Lifetime requested for Graph subscriptions, minutes (Graph maximum for events: 10080).')
 @minValue(45)
 @maxValue(10080)
@@ -228,6 +238,7 @@ var appQueues = [
   'mailbox-sync'
   'lifecycle'
   'outbound'
+  'events-push'
 ]
 var appTables = [
   'tenants'
@@ -239,6 +250,10 @@ var appTables = [
   'subscriptions'
   'subscriptionids'
   'declines'
+  'writebudget'
+  'events'
+  'eventpush'
+  'eventdeadletters'
 ]
 
 var loginEndpoint = environment().authentication.loginEndpoint
@@ -332,6 +347,8 @@ var appSettingsBase = {
   RENEWAL_MARGIN_HOURS: string(renewalMarginHours)
   SUBSCRIPTION_LIFETIME_MINUTES: string(subscriptionLifetimeMinutes)
   SYNC_LEASE_SECONDS: string(syncLeaseSeconds)
+  EVENT_RETENTION_DAYS: string(eventRetentionDays)
+  EVENT_JSON_RETENTION_DAYS: string(eventJsonRetentionDays)
   WEBHOOK_BASE_URL: effectiveWebhookBaseUrl
   RECONCILE_SCHEDULE: reconcileSchedule
   RENEW_SCHEDULE: renewSchedule

@@ -19,9 +19,10 @@ from bookker_sync.cli import render
 from bookker_sync.cli.app_clock import follow_app_clock
 from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
 from bookker_sync.settings import load_settings
+from bookker_sync.sync.events import push
+from bookker_sync.sync.ops import offboarding, run_now
 from bookker_sync.sync.ops import operator_commands as operator
-from bookker_sync.sync.ops import run_now
-from bookker_sync.sync.ops.status import status_report
+from bookker_sync.sync.ops.status import events_status, status_report
 from bookker_sync.sync.services import Services, close_services, services_for
 from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
 
@@ -154,7 +155,48 @@ async def cmd_reconcile(services: Services, args: argparse.Namespace, out: Conso
     return EXIT_OK
 
 
+async def cmd_events(services: Services, args: argparse.Namespace, out: Console) -> int:
+    if args.action == "status":
+        summaries = [] if args.tenant else await operator.list_tenants(services)
+        tenants = [args.tenant] if args.tenant else [s.tenant.id for s in summaries]
+        found = [(t, await events_status(services, t)) for t in tenants]
+        if args.json:
+            _json({"push": [{"tenantId": t, **render.events_json(e)} for t, e in found]})
+        else:
+            for tenant_id, status in found:
+                out.print(f"{tenant_id}: {render.events_json(status)}")
+        return EXIT_OK
+    if args.action == "dead-letters":
+        letters = await push.dead_letters(services, args.tenant)
+        if args.json:
+            _json(render.dead_letters_json(letters))
+        else:
+            out.print(render.dead_letters_table(letters))
+        return EXIT_OK
+    result = await push.replay_dead_letters(services, args.tenant, args.seqs or None)
+    out.print(f"Replayed: {result.delivered} delivered.")
+    if result.skipped or result.errors:
+        error(result.skipped or "; ".join(result.errors))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def cmd_offboard(services: Services, args: argparse.Namespace, out: Console) -> int:
+    with render.progress_bar(
+        out, f"Offboarding {args.tenant}", offboarding.offboard_steps(services)
+    ) as advance:
+        report = await offboarding.offboard(services, args.tenant, args.confirm, advance)
+    total = sum(report.rows_deleted.values())
+    out.print(
+        f"Tenant {args.tenant} offboarded: {report.subscriptions_deleted} subscription(s) "
+        f"deleted in Graph, {total} row(s) erased."
+    )
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
+    "events": cmd_events,
+    "offboard": cmd_offboard,
     "tenants": cmd_tenants,
     "onboard": cmd_onboard,
     "status": cmd_status,

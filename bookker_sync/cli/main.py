@@ -22,8 +22,8 @@ from bookker_sync.cli.errors import EXIT_FAILED, EXIT_USAGE, UsageError, error
 
 # The app's queues (storage.queues.APP_QUEUES; a test keeps the two equal). Named here
 # so a bad queue name is reported before the storage SDK is even imported.
-QUEUE_NAMES = ("mailbox-sync", "lifecycle", "outbound")
-QUEUES = "mailbox-sync, lifecycle or outbound"
+QUEUE_NAMES = ("mailbox-sync", "lifecycle", "outbound", "events-push")
+QUEUES = "mailbox-sync, lifecycle, outbound or events-push"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     drop.add_argument("ids", nargs="*", metavar="ID", help="only these (default: all)")
     drop.add_argument("--yes", action="store_true", help="really delete")
 
+    events = sub.add_parser("events", help="events pushed to Bookker: status, dead letters")
+    ev_actions = events.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ev_status = ev_actions.add_parser("status", help="per tenant: log position, push state")
+    ev_status.add_argument("tenant", nargs="?")
+    ev_status.add_argument("--json", action="store_true")
+    ev_dead = ev_actions.add_parser("dead-letters", help="events given up after 24 h of tries")
+    ev_dead.add_argument("tenant", nargs="?")
+    ev_dead.add_argument("--json", action="store_true")
+    ev_replay = ev_actions.add_parser("replay", help="push dead-lettered events again")
+    ev_replay.add_argument("tenant")
+    ev_replay.add_argument("seqs", nargs="*", type=int, metavar="SEQ", help="only these")
+
+    offboard = sub.add_parser(
+        "offboard", help="delete a tenant's subscriptions and every row of its data"
+    )
+    offboard.add_argument("tenant")
+    offboard.add_argument("--confirm", metavar="TENANT", help="the tenant id again")
+
     subs = sub.add_parser("subscriptions", help="Graph subscriptions")
     subs_actions = subs.add_subparsers(dest="action", required=True, parser_class=_Parser)
     renew = subs_actions.add_parser("renew", help="show due subscriptions; --now renews them")
@@ -108,6 +126,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("onboard needs --discover-rooms (the only way to find rooms so far)")
     if args.command == "subscriptions" and args.here and not args.now:
         raise UsageError("--here goes with --now")
+    if args.command == "offboard" and args.confirm != args.tenant:
+        raise UsageError(f"offboarding erases everything: confirm with --confirm {args.tenant}")
     if args.command == "poison":
         queue = args.queue.strip().lower().removesuffix("-poison")
         if queue not in QUEUE_NAMES:

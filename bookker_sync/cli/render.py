@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bookker_sync.log_context import redact
-from bookker_sync.storage.repositories import DeclineKind
+from bookker_sync.storage.repositories import DeadLetter, DeclineKind
 from bookker_sync.sync.ops.operator_commands import (
     OnboardReport,
     PoisonMessage,
@@ -31,7 +31,13 @@ from bookker_sync.sync.ops.operator_commands import (
     RoomMapping,
     TenantSummary,
 )
-from bookker_sync.sync.ops.status import RoomHealth, RoomStatus, StatusReport, human_span
+from bookker_sync.sync.ops.status import (
+    EventsStatus,
+    RoomHealth,
+    RoomStatus,
+    StatusReport,
+    human_span,
+)
 from bookker_sync.sync.subscriptions.renewal import RenewalReport
 
 HEALTH_STYLE = {
@@ -198,6 +204,40 @@ def _room_cells(room: RoomStatus, now: datetime) -> list[Text | str]:
     ]
 
 
+def events_json(events: EventsStatus) -> dict[str, Any]:
+    return {
+        "lastSequence": events.last_seq, "pushUrl": events.push_url,
+        "deliveredSequence": events.delivered_seq, "attempts": events.attempts,
+        "lastError": redact(events.last_error) if events.last_error else None,
+        "nextAttemptAt": events.next_attempt_at.isoformat() if events.next_attempt_at else None,
+        "deadLetters": events.dead_letters,
+    }  # fmt: skip
+
+
+def dead_letters_json(letters: list[DeadLetter]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenantId": d.tenant_id, "sequence": d.seq, "eventId": d.event_id, "type": d.type,
+            "bookingId": d.booking_id, "attempts": d.attempts, "deadAt": d.dead_at.isoformat(),
+            "lastError": redact(d.last_error) if d.last_error else None,
+        }
+        for d in letters
+    ]  # fmt: skip
+
+
+def dead_letters_table(letters: list[DeadLetter]) -> Table:
+    table = Table(title=f"{len(letters)} dead-lettered event(s)")
+    for column in ("Tenant", "#", "Type", "Booking", "Tries", "Dead since", "Last error"):
+        table.add_column(column)
+    for d in letters:
+        table.add_row(
+            text(d.tenant_id), str(d.seq), text(d.type.removeprefix("com.bookker.sync.")),
+            text(d.booking_id or "-"), str(d.attempts), d.dead_at.strftime("%Y-%m-%d %H:%M"),
+            text(redact(d.last_error or "-")),
+        )  # fmt: skip
+    return table
+
+
 def status_json(report: StatusReport) -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
@@ -209,6 +249,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "tenants": [
             {
                 "tenantId": t.tenant_id, "displayName": t.display_name, "mode": t.mode,
+                "events": events_json(t.events) if t.events else None,
                 "rooms": [
                     {
                         "spaceId": r.space_id, "name": r.space_name, "mailbox": r.mailbox,

@@ -181,7 +181,7 @@ class OutlookRef(Model):
     resource_change_key: str | None = None
     series_master_id: str | None = None
     resource_series_master_id: str | None = None
-    resource_extension: bool = False  # our com.bookker.sync extension is on the room copy
+    resource_extension: bool = False  # written by older versions only; nothing reads it
 
 
 class Booking(Model):

@@ -26,7 +26,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -62,14 +62,6 @@ class AcceptOutlookBooking:
 
     booking: Booking
     remote: RemoteEvent = field(compare=False)
-
-
-@dataclass(frozen=True)
-class AddExtension:
-    """Put our com.bookker.sync extension on the room copy."""
-
-    booking_id: str
-    room_event_id: str
 
 
 @dataclass(frozen=True)
@@ -171,7 +163,7 @@ class InspectOrganizer:
 
 
 Action = (
-    Ignore | RecordCopy | AcceptOutlookBooking | AddExtension | DeclineRoomEvent | MarkDeclined
+    Ignore | RecordCopy | AcceptOutlookBooking | DeclineRoomEvent | MarkDeclined
     | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
     | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent | RefreshSubject
 )  # fmt: skip
@@ -252,11 +244,14 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
     violations = judge(remote, ctx, ignore_id=None)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
+    # Accepting writes nothing to Graph: the room already holds the event. (No extension
+    # is put on the room copy: nothing reads it; the copy is matched by its stored id
+    # and iCalUId, and the booking id is derived from the room event id.) The subject is
+    # read once from the organizer's event (the room's copy shows the organizer's name).
     booking = _booking_from(remote, ctx)
     return [
         *_displaced(ctx, remote, None),
         AcceptOutlookBooking(booking, remote), RefreshSubject(booking.id),
-        AddExtension(booking.id, remote.id),
     ]  # fmt: skip
 
 
@@ -271,11 +266,8 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         return [Ignore(f"booking already {stored.status.value}")]
     if remote.response is Response.DECLINED:
         return [MarkDeclined(stored.id, "The room declined the booking.")]
-    extension: list[Action] = []
-    if stored.source is BookingSource.OUTLOOK and not stored.outlook.resource_extension:
-        extension = [AddExtension(stored.id, remote.id)]
     if remote.change_key and remote.change_key == stored.outlook.resource_change_key:
-        return [*extension] or [Ignore("echo: this version is already stored")]
+        return [Ignore("echo: this version is already stored")]
     if remote.start is None or remote.end is None:
         return [Ignore("no times on the event")]
     # A new version of a copy seen before: the organizer changed the meeting, maybe its
@@ -285,7 +277,7 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         [RefreshSubject(stored.id)] if stored.outlook.resource_change_key is not None else []
     )
     if (remote.start, remote.end) == (stored.start, stored.end):
-        return [RecordCopy(stored.id, remote), *refresh, *extension]
+        return [RecordCopy(stored.id, remote), *refresh]
     if remote.end <= remote.start:  # moved to no valid times: not a booking, put it back
         return [RevertOrganizerEvent(
             stored.id, stored.start, stored.end, remote.start, remote.end,
@@ -299,7 +291,7 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         )]  # fmt: skip
     return [
         *_displaced(ctx, remote, stored.id),
-        UpdateBooking(stored.id, remote.start, remote.end, remote), *refresh, *extension,
+        UpdateBooking(stored.id, remote.start, remote.end, remote), *refresh,
     ]  # fmt: skip
 
 

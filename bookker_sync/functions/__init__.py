@@ -4,6 +4,7 @@ import azure.functions as func
 
 from bookker_sync.functions.api_docs import bp as docs_bp
 from bookker_sync.functions.bookings_api import bp as bookings_bp
+from bookker_sync.functions.events_api import bp as events_bp
 from bookker_sync.functions.health import bp as health_bp
 from bookker_sync.functions.openapi import bp as openapi_bp
 from bookker_sync.functions.queue_functions import bp as queues_bp
@@ -14,6 +15,7 @@ from bookker_sync.functions.webhooks import bp as webhooks_bp
 BLUEPRINTS: list[func.Blueprint] = [
     health_bp,
     bookings_bp,
+    events_bp,
     openapi_bp,
     docs_bp,
     webhooks_bp,

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules
+from bookker_sync.domain.outlook_fields import Body, OutlookFields, Sensitivity, ShowAs
 from bookker_sync.domain.recurrence import Recurrence
 from bookker_sync.sync.outbound.commands import (
     BookingChange,
+    EventsChange,
+    EventsDestination,
     NewBooking,
     SpaceConfig,
     TenantConfig,
@@ -61,6 +64,24 @@ ApiDatetime = Annotated[datetime, BeforeValidator(_date_time), AfterValidator(_i
 """A request time: ISO 8601 with offset, normalised to UTC (as the domain's UtcDatetime)."""
 
 
+class EventsPut(Model):
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        description="Where every event is POSTed (Standard Webhooks). https only; private, "
+        "loopback and link-local addresses are refused (http://127.0.0.1 and "
+        "http://localhost only under the local stack).",
+        examples=["https://bookker.example.com/hooks/outlook-sync"],
+    )
+    secret: str = Field(
+        min_length=38,
+        max_length=200,
+        description="Standard Webhooks signing secret: whsec_ + base64 of 24-64 random bytes. "
+        "Never returned.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
 class TenantPut(Model):
     graph_tenant_id: str = Field(
         min_length=1,
@@ -72,9 +93,21 @@ class TenantPut(Model):
     display_name: str = Field(
         default="", max_length=200, description="Shown to people.", examples=["Contoso"]
     )
+    events: EventsPut | None = Field(
+        default=None,
+        description="Push the tenant's events to this URL, signed per Standard Webhooks "
+        "(absent: unchanged; null: stop pushing).",
+    )
 
     def to_command(self) -> TenantConfig:
         return TenantConfig(self.graph_tenant_id, self.mode, self.display_name)
+
+    def events_change(self) -> EventsChange:
+        if "events" not in self.model_fields_set:
+            return EventsChange()
+        if self.events is None:
+            return EventsChange(given=True)
+        return EventsChange(True, EventsDestination(self.events.url, self.events.secret))
 
 
 class SpacePut(Model):
@@ -138,7 +171,54 @@ class UserPut(Model):
         return UserConfig(self.email, list(self.groups), self.rules)
 
 
-class BookingCreate(Model):
+class BodyIn(Model):
+    content_type: Literal["text", "html"] = Field(
+        default="text", description="text or html", examples=["text"]
+    )
+    content: str = Field(max_length=32_000, description="The event's body.", examples=["Agenda"])
+
+
+class OutlookFieldsIn(Model):
+    """The Outlook fields Bookker's forms offer; each is written only when given."""
+
+    attendees: list[Annotated[str, Field(pattern=_EMAIL, max_length=320)]] | None = Field(
+        default=None,
+        max_length=500,
+        description="People invited (email addresses). Replaces the list when given; the "
+        "room stays invited.",
+        examples=[["bob@contoso.com"]],
+    )
+    body: BodyIn | None = Field(default=None, description="The event's body.")
+    is_online_meeting: bool | None = Field(
+        default=None,
+        description="true: Outlook creates a Teams meeting; its link is returned in "
+        "onlineMeeting.joinUrl and kept by later changes.",
+        examples=[True],
+    )
+    sensitivity: Sensitivity | None = Field(
+        default=None, description="private hides the meeting's details.", examples=["normal"]
+    )
+    show_as: ShowAs | None = Field(default=None, description="Free/busy.", examples=["busy"])
+    categories: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        default=None, max_length=50, description="Outlook categories.", examples=[["Blue"]]
+    )
+    reminder_minutes_before_start: int | None = Field(
+        default=None, ge=0, le=40_320, description="Reminder (minutes).", examples=[15]
+    )
+
+    def outlook_fields(self) -> OutlookFields:
+        return OutlookFields(
+            attendees=tuple(self.attendees) if self.attendees is not None else None,
+            body=Body(self.body.content_type, self.body.content) if self.body else None,
+            is_online_meeting=self.is_online_meeting,
+            sensitivity=self.sensitivity,
+            show_as=self.show_as,
+            categories=tuple(self.categories) if self.categories is not None else None,
+            reminder_minutes_before_start=self.reminder_minutes_before_start,
+        )
+
+
+class BookingCreate(OutlookFieldsIn):
     space_id: str = Field(pattern=_ID, description="The space to book.", examples=["focus-214"])
     user_id: str = Field(pattern=_ID, description="Who books it.", examples=["alice"])
     start: ApiDatetime = Field(
@@ -162,11 +242,12 @@ class BookingCreate(Model):
 
     def to_command(self) -> NewBooking:
         return NewBooking(
-            self.space_id, self.user_id, self.start, self.end, self.subject, self.recurrence
-        )
+            self.space_id, self.user_id, self.start, self.end, self.subject, self.recurrence,
+            self.outlook_fields(),
+        )  # fmt: skip
 
 
-class BookingPatch(Model):
+class BookingPatch(OutlookFieldsIn):
     start: ApiDatetime | None = Field(
         default=None,
         description="New start, ISO 8601 with offset.",
@@ -182,7 +263,7 @@ class BookingPatch(Model):
     )
 
     def to_command(self) -> BookingChange:
-        return BookingChange(self.start, self.end, self.subject)
+        return BookingChange(self.start, self.end, self.subject, self.outlook_fields())
 
 
 class ReleaseRequest(Model):

@@ -19,36 +19,75 @@ from bookker_sync.functions.responses import json_response
 from bookker_sync.sync.errors import BadRequestError
 
 if TYPE_CHECKING:
-    from bookker_sync.domain.models import Booking
+    from bookker_sync.storage.repositories import BookingRecord
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 FUNCTION = func.AuthLevel.FUNCTION
 MAX_IDEMPOTENCY_KEY = 200
 
 
-@bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}", methods=["PUT", "GET", "DELETE"], auth_level=FUNCTION)
 @observed
 async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import TenantPut
+    from bookker_sync.sync.ops import offboarding
     from bookker_sync.sync.outbound import tenants as config
 
     async def work() -> func.HttpResponse:
         tenant_id = route_id(req, "tenantId")
-        body = parse_body(req, TenantPut).to_command()
-        tenant, created = await config.put_tenant(services(), tenant_id, body)
-        return json_response(tenant.to_json_dict(), 201 if created else 200)
+        method = req.method.upper()
+        if method == "GET":
+            tenant = await config.get_tenant(services(), tenant_id)
+            return json_response(await config.tenant_view(services(), tenant))
+        if method == "DELETE":
+            report = await offboarding.offboard(services(), tenant_id, req.params.get("confirm"))
+            return json_response({
+                "tenantId": tenant_id, "subscriptionsDeleted": report.subscriptions_deleted,
+                "rowsDeleted": report.rows_deleted,
+            })  # fmt: skip
+        body = parse_body(req, TenantPut)
+        tenant, created = await config.put_tenant(
+            services(), tenant_id, body.to_command(), body.events_change()
+        )
+        return json_response(await config.tenant_view(services(), tenant), 201 if created else 200)
 
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/spaces/{spaceId}", methods=["PUT"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/spaces", methods=["GET"], auth_level=FUNCTION)
+@observed
+async def spaces_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.sync.outbound import tenants as config
+
+    async def work() -> func.HttpResponse:
+        found = await config.list_spaces(services(), route_id(req, "tenantId"))
+        return json_response({"value": [s.to_json_dict() for s in found]})
+
+    return await handle(work)
+
+
+@bp.route(
+    route="tenants/{tenantId}/spaces/{spaceId}",
+    methods=["PUT", "GET", "DELETE"],
+    auth_level=FUNCTION,
+)
 @observed
 async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import SpacePut
+    from bookker_sync.sync.outbound import spaces
     from bookker_sync.sync.outbound import tenants as config
 
     async def work() -> func.HttpResponse:
         tenant_id, space_id = route_id(req, "tenantId"), route_id(req, "spaceId")
+        method = req.method.upper()
+        if method == "GET":
+            await config.get_tenant(services(), tenant_id)
+            space = await config.get_space(services(), tenant_id, space_id)
+            return json_response(space.to_json_dict())
+        if method == "DELETE":
+            force = _flag(req, "force")
+            await spaces.delete_space(services(), tenant_id, space_id, force=force)
+            return func.HttpResponse(status_code=204)
         body = parse_body(req, SpacePut).to_command()
         space, created = await config.put_space(services(), tenant_id, space_id, body)
         return json_response(space.to_json_dict(), 201 if created else 200)
@@ -56,7 +95,21 @@ async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpRe
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/users/{userId}", methods=["PUT"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/users", methods=["GET"], auth_level=FUNCTION)
+@observed
+async def users_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from bookker_sync.sync.outbound import tenants as config
+
+    async def work() -> func.HttpResponse:
+        found = await config.list_users(services(), route_id(req, "tenantId"))
+        return json_response({"value": [u.to_json_dict() for u in found]})
+
+    return await handle(work)
+
+
+@bp.route(
+    route="tenants/{tenantId}/users/{userId}", methods=["PUT", "GET", "DELETE"], auth_level=FUNCTION
+)
 @observed
 async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import UserPut
@@ -64,11 +117,27 @@ async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpRes
 
     async def work() -> func.HttpResponse:
         tenant_id, user_id = route_id(req, "tenantId"), route_id(req, "userId")
+        method = req.method.upper()
+        if method == "GET":
+            await config.get_tenant(services(), tenant_id)
+            user = await config.get_user(services(), tenant_id, user_id)
+            return json_response(user.to_json_dict())
+        if method == "DELETE":
+            await config.get_tenant(services(), tenant_id)
+            await config.delete_user(services(), tenant_id, user_id)
+            return func.HttpResponse(status_code=204)
         body = parse_body(req, UserPut).to_command()
         user, created = await config.put_user(services(), tenant_id, user_id, body)
         return json_response(user.to_json_dict(), 201 if created else 200)
 
     return await handle(work)
+
+
+def _flag(req: func.HttpRequest, name: str) -> bool:
+    raw = (req.params.get(name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise BadRequestError(f"{name} must be true or false")
+    return raw == "true"
 
 
 @bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=FUNCTION)
@@ -88,9 +157,9 @@ async def bookings_collection(req: func.HttpRequest, context: func.Context) -> f
         created = await bookings.create_booking(services(), tenant_id, body, key)
         status = 200 if created.replayed else 201
         if created.series_id is None:
-            return json_response(_out(created.bookings[0]), status)
+            return json_response(_out(created.records[0]), status)
         return json_response(
-            {"seriesId": created.series_id, "value": [_out(b) for b in created.bookings]},
+            {"seriesId": created.series_id, "value": [_out(r) for r in created.records]},
             status,
         )
 
@@ -144,8 +213,11 @@ async def booking_item(req: func.HttpRequest, context: func.Context) -> func.Htt
         method = req.method.upper()
         if method == "GET":
             await config.get_tenant(services(), tenant_id)
+            expand = req.params.get("expand")
+            if expand not in (None, "", "outlook"):
+                raise BadRequestError("expand: the only expansion is outlook")
             stored = await bookings.get_booking(services(), tenant_id, booking_id)
-            return json_response(_out(stored.value.booking))
+            return json_response(_out(stored.value, expand_outlook=expand == "outlook"))
         if method == "PATCH":
             patch = parse_body(req, BookingPatch).to_command()
             updated = await bookings.update_booking(services(), tenant_id, booking_id, patch)
@@ -173,5 +245,7 @@ async def release_booking(req: func.HttpRequest, context: func.Context) -> func.
     return await handle(work)
 
 
-def _out(booking: Booking) -> dict[str, object]:
-    return booking.to_json_dict()
+def _out(record: BookingRecord, *, expand_outlook: bool = False) -> dict[str, object]:
+    from bookker_sync.sync.booking_view import booking_json
+
+    return booking_json(record, expand_outlook=expand_outlook)

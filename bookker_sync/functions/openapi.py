@@ -72,7 +72,47 @@ def _model_schemas() -> dict[str, Any]:
             schema["description"] = SCHEMA_TEXT[name]
         for prop, text in PROPERTY_TEXT.get(name, {}).items():
             _describe(schema["properties"][prop], text)
+    schemas["Booking"]["properties"].update(_booking_view_properties())
+    schemas["Tenant"]["properties"]["events"] = {
+        "type": "object", "nullable": True, "required": ["url"],
+        "properties": {"url": {"type": "string", "example": "https://bookker.example.com/h"}},
+        "description": "Where the tenant's events are pushed (the secret is never shown).",
+    }  # fmt: skip
     return schemas
+
+
+def _booking_view_properties() -> dict[str, Any]:
+    """What an answered booking carries beyond the stored booking: its Outlook event's
+    fields (none of a private meeting's content), its sync state, and with
+    ``?expand=outlook`` the stored Outlook JSON."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    event = {"type": "object", "nullable": True, "additionalProperties": True}
+    return {
+        "attendees": {**strings, "description": "People invited (not the room)."},
+        "body": {**_ref_wrapped("BodyIn"), "description": "The event's body (Bookker-made)."},
+        "bodyPreview": {"type": "string", "description": "The start of the event's body."},
+        "isOnlineMeeting": {"type": "boolean", "description": "A Teams meeting."},
+        "onlineMeeting": {
+            "type": "object", "properties": {"joinUrl": {"type": "string"}},
+            "description": "The Teams meeting Outlook created: its join link.",
+        },
+        "sensitivity": {"type": "string", "description": "normal, personal, private or "
+                        "confidential; a private meeting shows nothing of its content."},
+        "showAs": {"type": "string", "description": "Free/busy."},
+        "categories": {**strings, "description": "Outlook categories."},
+        "reminderMinutesBeforeStart": {"type": "integer", "description": "Reminder."},
+        "sync": _ref_wrapped("SyncState", "How far Outlook is in step with the booking."),
+        "outlookEvent": {**event, "description": "?expand=outlook: the organizer's event "
+                         "JSON as stored."},
+        "roomEvent": {**event, "description": "?expand=outlook: the room's copy as stored."},
+    }  # fmt: skip
+
+
+def _ref_wrapped(name: str, description: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"allOf": [_ref(name)]}
+    if description:
+        out["description"] = description
+    return out
 
 
 def _openapi30(node: Any) -> Any:
@@ -155,6 +195,75 @@ def _error_schemas() -> dict[str, Any]:
                          "user's rules (or access).", "example": "maxMinutes"},
                 "message": {"type": "string", "example": "longer than 240 minutes"},
             },
+        },
+    }  # fmt: skip
+
+
+def _event_schemas() -> dict[str, Any]:
+    from bookker_sync.domain.events import EventType
+
+    return {
+        "SyncState": {
+            "title": "SyncState", "description": SCHEMA_TEXT["SyncState"], "type": "object",
+            "required": ["state", "roomResponse", "lastSyncedAt"],
+            "properties": {
+                "state": {"type": "string", "enum": ["synced", "pending", "failed"]},
+                "roomResponse": {"type": "string", "nullable": True,
+                                 "description": "The room's answer (accepted, declined, ...)."},
+                "lastSyncedAt": {"type": "string", "format": "date-time", "nullable": True},
+            },
+        },
+        "CloudEvent": {
+            "title": "CloudEvent", "description": SCHEMA_TEXT["CloudEvent"], "type": "object",
+            "required": ["specversion", "id", "source", "type", "time", "datacontenttype",
+                         "data"],
+            "properties": {
+                "specversion": {"type": "string", "enum": ["1.0"]},
+                "id": {"type": "string", "description": "Receivers dedupe by it."},
+                "source": {"type": "string", "example": "/tenants/contoso"},
+                "type": {"type": "string", "enum": [t.cloud_type for t in EventType]},
+                "time": {"type": "string", "format": "date-time"},
+                "subject": {"type": "string", "example": "bookings/b-7c9e6679"},
+                "datacontenttype": {"type": "string", "enum": ["application/json"]},
+                "sequence": {"type": "string", "description": "Order in the tenant's log."},
+                "data": {
+                    "type": "object", "required": ["origin"], "additionalProperties": True,
+                    "properties": {
+                        "origin": {"type": "string", "enum": ["outlook", "bookker", "system"]},
+                        "booking": _ref("Booking"),
+                        "reason": {"type": "string"},
+                        "violations": {"type": "array", "items": _ref("Violation")},
+                    },
+                },
+            },
+        },
+        "EventList": {
+            "title": "EventList", "description": SCHEMA_TEXT["EventList"], "type": "object",
+            "required": ["value", "cursor"],
+            "properties": {
+                "value": {"type": "array", "items": _ref("CloudEvent")},
+                "cursor": {"type": "string", "description": "Pass as `after` for what "
+                           "follows (opaque)."},
+            },
+        },
+        "OffboardReport": {
+            "title": "OffboardReport", "description": SCHEMA_TEXT["OffboardReport"],
+            "type": "object", "required": ["tenantId", "subscriptionsDeleted", "rowsDeleted"],
+            "properties": {
+                "tenantId": {"type": "string"},
+                "subscriptionsDeleted": {"type": "integer"},
+                "rowsDeleted": {"type": "object", "additionalProperties": {"type": "integer"}},
+            },
+        },
+        "SpaceList": {
+            "title": "SpaceList", "description": SCHEMA_TEXT["SpaceList"], "type": "object",
+            "required": ["value"],
+            "properties": {"value": {"type": "array", "items": _ref("Space")}},
+        },
+        "UserList": {
+            "title": "UserList", "description": SCHEMA_TEXT["UserList"], "type": "object",
+            "required": ["value"],
+            "properties": {"value": {"type": "array", "items": _ref("User")}},
         },
     }  # fmt: skip
 
@@ -250,6 +359,8 @@ def _id(name: str, text: str, example: str) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
+    from bookker_sync.functions.api_models import ID_PATTERN
+
     tenant = _id("tenantId", "The Bookker tenant.", "contoso")
     booking = _id("bookingId", "The booking.", "b-7c9e6679")
     key = _param("Idempotency-Key", "header",
@@ -270,15 +381,47 @@ def _paths() -> dict[str, Any]:
     ]  # fmt: skip
     create = {"spaceId": "focus-214", "userId": "alice", "start": when,
               "end": "2031-03-04T11:00:00Z", "subject": "Planning"}  # fmt: skip
+    space = _id("spaceId", "The space.", "focus-214")
+    user = _id("userId", "The user.", "alice")
     return {
-        "/tenants/{tenantId}": {"put": _operation(
-            "putTenant", put_ok, 400, parameters=[tenant],
-            requestBody=_body("TenantPut", {"graphTenantId": "8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c",
-                                            "mode": "bidirectional", "displayName": "Contoso"}),
+        "/tenants/{tenantId}": {
+            "put": _operation(
+                "putTenant", put_ok, 400, parameters=[tenant],
+                requestBody=_body("TenantPut", {
+                    "graphTenantId": "8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c",
+                    "mode": "bidirectional", "displayName": "Contoso",
+                    "events": {"url": "https://bookker.example.com/hooks/outlook-sync",
+                               "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}),
+            ),
+            "get": _operation("getTenant", {"200": _json("The tenant.", "Tenant")}, 400, 404,
+                              parameters=[tenant]),
+            "delete": _operation(
+                "offboardTenant", {"200": _json("Offboarded.", "OffboardReport")}, 400, 404,
+                parameters=[tenant, _param("confirm", "query", "The tenant id again.",
+                                           "contoso", pattern=ID_PATTERN)],
+            ),
+        },
+        "/tenants/{tenantId}/spaces": {"get": _operation(
+            "listSpaces", {"200": _json("The spaces.", "SpaceList")}, 400, 404,
+            parameters=[tenant],
+        )},
+        "/tenants/{tenantId}/users": {"get": _operation(
+            "listUsers", {"200": _json("The users.", "UserList")}, 400, 404, parameters=[tenant],
+        )},
+        "/tenants/{tenantId}/events": {"get": _operation(
+            "listEvents", {"200": _json("Events in order, and the cursor to go on.",
+                                        "EventList")},
+            400, 404, parameters=[
+                tenant,
+                _param("after", "query", "The cursor of the last page (none: from the oldest "
+                       "event kept).", "djE6MTI"),
+                _param("limit", "query", "At most this many events (1-1000, default 100).",
+                       "100", pattern="^[0-9]{1,4}$"),
+            ],
         )},
         "/tenants/{tenantId}/spaces/{spaceId}": {"put": _operation(
             "putSpace", put_ok, 400, 404, 422,
-            parameters=[tenant, _id("spaceId", "The space.", "focus-214")],
+            parameters=[tenant, space],
             requestBody=_body("SpacePut", {
                 "name": "Focus Room 2.14", "resourceEmail": "focus-2.14@contoso.com",
                 "capacity": 6, "rules": {
@@ -286,13 +429,27 @@ def _paths() -> dict[str, Any]:
                     "openingHours": {"monday": [{"start": "08:00", "end": "18:00"}]},
                     "minMinutes": 15, "maxMinutes": 240, "bookingWindowDays": 90,
                     "allowedGroups": ["finance"]}}),
-        )},
+        ),
+            "get": _operation("getSpace", {"200": _json("The space.", "Space")}, 400, 404,
+                              parameters=[tenant, space]),
+            "delete": _operation(
+                "deleteSpace", {"204": {"description": "Removed."}}, 400, 404, 409, 502, 503,
+                parameters=[tenant, space, _param(
+                    "force", "query", "true: cancel its future bookings (in Bookker and "
+                    "Outlook) first.", "false", enum=["true", "false"])],
+            ),
+        },
         "/tenants/{tenantId}/users/{userId}": {"put": _operation(
             "putUser", put_ok, 400, 404,
-            parameters=[tenant, _id("userId", "The user.", "alice")],
+            parameters=[tenant, user],
             requestBody=_body("UserPut", {"email": "alice@contoso.com", "groups": ["finance"],
                                           "rules": {"maxBookingsPerDay": 2}}),
-        )},
+        ),
+            "get": _operation("getUser", {"200": _json("The user.", "User")}, 400, 404,
+                              parameters=[tenant, user]),
+            "delete": _operation("deleteUser", {"204": {"description": "Removed."}}, 400, 404,
+                                 parameters=[tenant, user]),
+        },
         "/tenants/{tenantId}/bookings": {
             "post": _operation(
                 "createBooking",
@@ -308,7 +465,9 @@ def _paths() -> dict[str, Any]:
         },
         "/tenants/{tenantId}/bookings/{bookingId}": {
             "get": _operation("getBooking", {"200": _json("The booking.", "Booking")}, 400, 404,
-                              parameters=[tenant, booking]),
+                              parameters=[tenant, booking, _param(
+                                  "expand", "query", "outlook: add the stored Outlook JSON "
+                                  "(outlookEvent, roomEvent).", "outlook", enum=["outlook"])]),
             "patch": _operation(
                 "updateBooking", {"200": _json("The updated booking.", "Booking")},
                 400, 403, 404, 409, 422, 502, 503, parameters=[tenant, booking],
@@ -338,9 +497,15 @@ def openapi_document() -> dict[str, Any]:
         "tags": [
             {"name": "Configuration", "description": "Tenants, their spaces and users."},
             {"name": "Bookings", "description": "Bookings, kept in step with Outlook."},
+            {"name": "Events", "description": "What the sync decided, told to Bookker."},
         ],
         "components": {
-            "schemas": {**_model_schemas(), **_error_schemas(), **_list_schemas()},
+            "schemas": {
+                **_model_schemas(),
+                **_error_schemas(),
+                **_list_schemas(),
+                **_event_schemas(),
+            },
             "responses": _error_responses(),
             "securitySchemes": {
                 "functionKey": {

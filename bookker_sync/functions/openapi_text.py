@@ -106,6 +106,42 @@ OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
     ),
 }
 
+OPERATIONS.update({
+    "getTenant": ("Configuration", "Get a tenant", (
+        "The tenant: its Entra tenant, mode, display name and, when events are pushed, "
+        "the push URL (never the secret)."
+    )),
+    "offboardTenant": ("Configuration", "Offboard a tenant (erase its data)", (
+        "Deletes the tenant's Graph subscriptions, stops its sync, then erases every "
+        "row stored about it: bookings with their Outlook event JSON, events, push "
+        "settings and secret, mailbox state, ledger, declines, subscription records. "
+        "`confirm` must repeat the tenant id. Answers what was deleted."
+    )),
+    "listSpaces": ("Configuration", "List spaces", "The tenant's spaces, by id."),
+    "getSpace": ("Configuration", "Get a space", "One space, with its rules and room mailbox."),
+    "deleteSpace": ("Configuration", "Remove a space", (
+        "Removes the space and its room's subscription. A space with future confirmed "
+        "bookings is kept (409, with their ids) unless `force=true`: then each is "
+        "cancelled in Bookker and in Outlook (the room declines its copy, or the user's "
+        'event is cancelled) with the reason "The space was removed from Bookker".'
+    )),
+    "listUsers": ("Configuration", "List users", "The tenant's users, by id."),
+    "getUser": ("Configuration", "Get a user", "One user, with their groups and limits."),
+    "deleteUser": ("Configuration", "Remove a user", (
+        "Removes the user from Bookker; their bookings stay as history (Outlook keeps "
+        "the meetings)."
+    )),
+    "listEvents": ("Events", "Read the tenant's events", (
+        "What the sync decided, in order, as CloudEvents 1.0 (`com.bookker.sync.*`: "
+        "booking.created/updated/cancelled/declined/reverted/reconfirmed/rejected, "
+        "tenant.consent_required, room.sync_failing/sync_recovered). Page with "
+        "`after` = the last `cursor`; without it the feed starts at the oldest event "
+        "kept (EVENT_RETENTION_DAYS). A page never repeats or reorders what an earlier "
+        "one gave. The same events are pushed to the tenant's `events.url`, signed per "
+        "Standard Webhooks."
+    )),
+})  # fmt: skip
+
 ERRORS: Final[dict[str, tuple[int, str, str, str]]] = {
     # response name: (status, error code, description, sample message)
     "BadRequest": (400, "BadRequest", "Malformed request: not JSON, a missing, unknown or "
@@ -173,6 +209,20 @@ SCHEMA_TEXT: Final[dict[str, str]] = {
     "BookingList": "A list answer.",
     "BookingSeries": "The bookings of a new series, one per occurrence.",
     "BookingOrSeries": "A Booking, or a BookingSeries when the request had a recurrence.",
+    "EventsPut": "Where to push the tenant's events, and the secret that signs them.",
+    "BodyIn": "An event body: text or html.",
+    "OutlookFieldsIn": "The Outlook fields of a booking; each is written only when given.",
+    "Sensitivity": "How private the meeting is; private hides its content from Bookker.",
+    "ShowAs": "Free/busy status shown in Outlook.",
+    "SyncState": (
+        "synced: Outlook holds what Bookker holds; pending: Outlook (the room) has not "
+        "answered yet; failed: Outlook refused the last write."
+    ),
+    "CloudEvent": "One event (CloudEvents 1.0, JSON).",
+    "EventList": "A page of the tenant's events and the cursor to go on from.",
+    "OffboardReport": "What offboarding deleted.",
+    "SpaceList": "The tenant's spaces.",
+    "UserList": "The tenant's users.",
 }
 
 PROPERTY_TEXT: Final[dict[str, dict[str, str]]] = {
@@ -193,6 +243,14 @@ PROPERTY_TEXT: Final[dict[str, dict[str, str]]] = {
         "statusReason": "Why it was declined or released.",
         "seriesId": "Set on every occurrence of a series.",
         "outlook": "Where it lives in Outlook.",
+    },
+    "BookingCreate": {
+        "attendees": "People invited (email addresses); the room is invited by the space.",
+        "body": "The event's body.",
+    },
+    "BookingPatch": {
+        "attendees": "People invited: replaces the list (the room stays invited).",
+        "body": "The event's body.",
     },
     "Recurrence": {
         "interval": "Every how many days or weeks.",

@@ -117,7 +117,7 @@ def _tenant(tenant: TenantStatus, report: StatusReport) -> str:
         f'data-tenant="{escape(tenant.tenant_id)}">\n'
         f"<h2>{title} <small>{escape(tenant.tenant_id)} · {escape(tenant.mode)} · "
         f"Graph tenant {escape(tenant.graph_tenant_id)}</small></h2>\n"
-    )
+    ) + _events(tenant)
     if tenant.mode != "bidirectional":
         note = (
             "Unidirectional: bookings are written to users' calendars; "
@@ -140,6 +140,28 @@ def _tenant(tenant: TenantStatus, report: StatusReport) -> str:
 {_charts(tenant, report)}
 </div>
 </section>"""
+
+
+def _events(tenant: TenantStatus) -> str:
+    """Events told to Bookker: the log, the push and what it gave up on."""
+    ev = tenant.events
+    if ev is None:
+        return ""
+    if ev.push_url is None:
+        push = "not pushed (pull feed only)"
+    else:
+        push = f"pushed up to #{ev.delivered_seq}"
+        if ev.attempts:
+            push += f", retrying ({ev.attempts} failed tries: {escape(ev.last_error or '')})"
+    dead = (
+        f' · <span class="poison-nonzero">{ev.dead_letters} dead-lettered</span>'
+        if ev.dead_letters
+        else ""
+    )
+    return (
+        f'<p class="note events" data-dead-letters="{ev.dead_letters}">Events: '
+        f"{ev.last_seq} logged, {push}{dead}</p>\n"
+    )
 
 
 def _charts(tenant: TenantStatus, report: StatusReport) -> str:

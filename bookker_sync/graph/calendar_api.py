@@ -148,18 +148,6 @@ class CalendarApi:
             if current is not None and not current.is_cancelled:
                 raise
 
-    async def add_extension(self, mailbox: str, event_id: str, body: JsonObject) -> None:
-        """Attach our open extension; an existing one (409) counts as done."""
-        rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).extensions
-        info = request(Method.POST, rb.url_template, rb.path_parameters)
-        try:
-            await self._t.send(mailbox, info, body)
-        except GraphNotFoundError:
-            return
-        except GraphError as exc:
-            if exc.status != 409:
-                raise
-
     async def instances(
         self, mailbox: str, series_id: str, start: datetime, end: datetime
     ) -> list[GraphEvent]:

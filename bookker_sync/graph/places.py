@@ -15,7 +15,7 @@ from msgraph.generated.places.graph_room.graph_room_request_builder import (
     GraphRoomRequestBuilder,
 )
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.graph.transport import GraphTransport
 
 # Places calls are throttled per app per tenant, not per mailbox: one gate.

@@ -1,12 +1,11 @@
-"""Writes on a room's copy of an event, as $batch items: the room declines, or our
-open extension is attached. (The single-request forms are on CalendarApi.)"""
+"""Writes on a room's copy of an event, as $batch items: the room declines. (The
+single-request form is on CalendarApi.)"""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from bookker_sync.graph.batch import BatchItem
-from bookker_sync.graph.event_json import extension_body
 from bookker_sync.graph.graph_types import JsonObject
 
 
@@ -19,13 +18,6 @@ def decline_item(item_id: str, room: str, event_id: str, comment: str) -> BatchI
     return BatchItem(
         item_id, "POST", f"{_event_url(room, event_id)}/decline", decline_body(comment)
     )
-
-
-def extension_item(
-    item_id: str, room: str, event_id: str, booking_id: str, tenant_id: str, space_id: str
-) -> BatchItem:
-    body = extension_body(booking_id, tenant_id, space_id)
-    return BatchItem(item_id, "POST", f"{_event_url(room, event_id)}/extensions", body)
 
 
 def _event_url(mailbox: str, event_id: str) -> str:

@@ -13,6 +13,7 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.storage.queue_names import (
     APP_QUEUES,
+    EVENT_PUSH_QUEUE,
     LIFECYCLE_QUEUE,
     MAILBOX_SYNC_QUEUE,
     OUTBOUND_QUEUE,
@@ -20,8 +21,8 @@ from bookker_sync.storage.queue_names import (
 )
 
 __all__ = [
-    "APP_QUEUES", "LIFECYCLE_QUEUE", "MAILBOX_SYNC_QUEUE", "OUTBOUND_QUEUE", "QueueSender",
-    "poison_queue",
+    "APP_QUEUES", "EVENT_PUSH_QUEUE", "LIFECYCLE_QUEUE", "MAILBOX_SYNC_QUEUE", "OUTBOUND_QUEUE",
+    "QueueSender", "poison_queue",
 ]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, User
 from bookker_sync.graph.graph_types import EventJson
 from bookker_sync.storage.tables import DocumentTable
@@ -23,6 +23,10 @@ MAILBOXES_TABLE = "mailboxes"
 SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
+WRITE_BUDGET_TABLE = "writebudget"
+EVENTS_TABLE = "events"  # storage/event_log.py
+EVENT_PUSH_TABLE = "eventpush"
+DEAD_LETTERS_TABLE = "eventdeadletters"
 # Every table the app uses (infra/ declares the same list).
 APP_TABLES = (
     TENANTS_TABLE,
@@ -34,7 +38,12 @@ APP_TABLES = (
     SUBSCRIPTIONS_TABLE,
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
+    WRITE_BUDGET_TABLE,
+    EVENTS_TABLE,
+    EVENT_PUSH_TABLE,
+    DEAD_LETTERS_TABLE,
 )
+PUSH_ROW = "push"
 TENANT_PARTITION = "tenant"
 
 
@@ -49,6 +58,10 @@ class BookingRecord(BaseModel):
     # A fingerprint of the API request that created it under an Idempotency-Key: the
     # same key with another request is refused, not answered with this booking.
     request_hash: str | None = Field(default=None, alias="requestHash")
+    # When an Outlook copy was last written or read back (the booking's "sync" state).
+    synced_at: datetime | None = Field(default=None, alias="syncedAt")
+    # Why Outlook could not be told (a refused write), until a later write succeeds.
+    sync_error: str | None = Field(default=None, alias="syncError")
 
 
 class MailboxState(BaseModel):
@@ -68,6 +81,7 @@ class MailboxState(BaseModel):
     last_notification_at: datetime | None = None
     last_error: str | None = None
     consecutive_failures: int = 0
+    failing_since: datetime | None = None  # first failed run since the last good one
     full_resyncs: int = 0
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
 
@@ -138,6 +152,46 @@ class DeclineRecord(BaseModel):
     end: datetime | None = None
 
 
+class EventPush(BaseModel):
+    """Where a tenant's events are pushed, and how far delivery got. The secret is
+    never returned by the API nor logged (repr=False)."""
+
+    tenant_id: str
+    url: str
+    secret: str = Field(repr=False)
+    delivered_seq: int = 0  # every event up to here was delivered or dead-lettered
+    attempts: int = 0  # failed tries of the event after delivered_seq
+    first_failure_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_delivered_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    dirty: bool = False  # poked while a run held the lease: it runs once more
+
+
+class DeadLetter(BaseModel):
+    """An event that could not be pushed within the retry period."""
+
+    tenant_id: str
+    seq: int
+    event_id: str
+    type: str
+    booking_id: str | None = None
+    attempts: int
+    first_failure_at: datetime | None = None
+    dead_at: datetime
+    last_error: str | None = None
+
+
+class BudgetSlot(BaseModel):
+    """Writes granted in one time slot, shared by every instance of the app (one entity
+    per Graph tenant, reused from slot to slot)."""
+
+    slot: int = 0
+    used: int = 0
+
+
 def _booking_projection(record: BookingRecord) -> dict[str, Any]:
     b = record.booking
     return {
@@ -184,6 +238,9 @@ class Repositories:
         )
         self.subscription_ids = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionIndex)
         self.declines = DocumentTable(service, DECLINES_TABLE, DeclineRecord)
+        self.write_budget = DocumentTable(service, WRITE_BUDGET_TABLE, BudgetSlot)
+        self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
+        self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)
 
     async def ping(self, retries: int | None = None) -> None:
         """Raise if the table service can't be reached (``retries``: fewer to fail fast)."""

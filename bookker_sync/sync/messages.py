@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.queues import (
+    EVENT_PUSH_QUEUE,
     LIFECYCLE_QUEUE,
     MAILBOX_SYNC_QUEUE,
     OUTBOUND_QUEUE,
@@ -116,6 +117,14 @@ class OutboundMessage(QueueMessage):
     tenant_id: str = Field(alias="tenantId", min_length=1)
     booking_id: str = Field(alias="bookingId", min_length=1)
     reason: str = ""
+
+
+class EventPushMessage(QueueMessage):
+    """``events-push``: push the tenant's undelivered events to its webhook, in order."""
+
+    QUEUE: ClassVar[str] = EVENT_PUSH_QUEUE
+
+    tenant_id: str = Field(alias="tenantId", min_length=1, max_length=64)
 
 
 class PoisonMessage(QueueMessage):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bookker_sync.clock import CLOCK, Clock
 from bookker_sync.settings import Settings
 from bookker_sync.storage.clients import StorageClients, clients_for
+from bookker_sync.storage.event_log import EventLog
 from bookker_sync.storage.ledger import Ledger
 from bookker_sync.storage.queues import QueueSender
 from bookker_sync.storage.repositories import Repositories
@@ -25,6 +26,7 @@ class Services:
     repos: Repositories
     queues: QueueSender
     ledger: Ledger
+    events: EventLog
 
     @property
     def graph(self) -> GraphGateway:
@@ -48,6 +50,7 @@ def services_for(settings: Settings, clock: Clock = CLOCK) -> Services:
             repos=Repositories(storage.tables),
             queues=QueueSender(storage.queues),
             ledger=Ledger(storage.tables),
+            events=EventLog(storage.tables),
         )
         _by_loop[key] = found
     return found

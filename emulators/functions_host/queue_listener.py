@@ -101,6 +101,12 @@ class QueueListener:
             )
             await self._fail(message, count)
             return
+        # Like the real host's "Trigger Details" line: a redelivered message shows here
+        # with the same MessageId and a higher DequeueCount.
+        log.info(
+            "Trigger Details: queue %s, MessageId: %s, DequeueCount: %d",
+            self.queue_name, message.id, count,
+        )  # fmt: skip
         keeper = asyncio.create_task(self._keep_invisible(message))
         try:
             outcome = await self._invoker.invoke(

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from .control_identity import parse_certificates
 from .directory import RoomPolicy
+from .errors import GraphError
 from .faults import Faults
 from .lost_answers import AnswerRule
 from .state import Emulator
@@ -64,6 +65,7 @@ class ControlApi:
             web.post("/_emulator/subscriptions/{id}/lifecycle", self.lifecycle),
             web.post("/_emulator/bulk/mailboxes", self.bulk_mailboxes),
             web.post("/_emulator/bulk/subscriptions", self.bulk_subscriptions),
+            web.post("/_emulator/bulk/events", self.bulk_events),
             web.post("/_emulator/delta/evict", self.evict),
             web.get("/_emulator/stats", self.get_stats),
             web.delete("/_emulator/stats", self.clear_stats),
@@ -194,6 +196,25 @@ class ControlApi:
             self.emu.notifier.store.add(sub)
             out.append({"id": sub.id, "mailbox": mailbox.key})
         return web.json_response({"value": out}, status=201)
+
+    async def bulk_events(self, request: web.Request) -> web.Response:
+        """Benchmarks: events the mailbox organizes itself, as if made earlier:
+        ``{mailbox, items: [event bodies as for POST /users/{id}/events]}`` → ``{created}``.
+        They are changes like any other: a subscription on the mailbox hears of them."""
+        body = await _json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            return _error(400, "badRequest", "body needs mailbox and items")
+        mailbox = self.emu.world.directory.resolve(str(body.get("mailbox")))
+        if mailbox is None:
+            return _error(404, "notFound", f"unknown mailbox {body.get('mailbox')!r}")
+        world = self.emu.world
+        for item in body["items"]:
+            try:
+                world.create_event(mailbox, item)
+            except GraphError as exc:
+                return _error(400, "badRequest", exc.message)
+        world.pump()
+        return web.json_response({"created": len(body["items"])}, status=201)
 
     async def get_clock(self, request: web.Request) -> web.Response:
         return web.json_response({"now": self.emu.clock.now().isoformat()})

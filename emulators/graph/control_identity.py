@@ -5,6 +5,8 @@
   directory (created if new). ``audience`` + ``roles``: the app may get tokens for that
   API (``scope=<audience or identifier URI>/.default``) carrying those app roles.
 - ``GET /_emulator/apps?tenantId=``: the registrations.
+- ``DELETE /_emulator/apps/{clientId}?tenantId=``: the administrator removes the app
+  from the directory (consent revoked): its tokens are refused from then on.
 - ``POST /_emulator/tenants/{tenantId}/certificates {pem, clientId?}``: adds public
   certificates (PEM, one or more) to an app's credentials (``clientId`` may be left
   out when the directory has one app).
@@ -100,6 +102,7 @@ class IdentityControl:
         return [
             web.get("/_emulator/apps", self.list_apps),
             web.post("/_emulator/apps", self.add_app),
+            web.delete("/_emulator/apps/{clientId}", self.remove_app),
             web.post("/_emulator/tenants/{tenantId}/certificates", self.add_certificates),
             web.get("/_emulator/consent", self.get_consent),
             web.post("/_emulator/consent", self.set_consent),
@@ -128,6 +131,17 @@ class IdentityControl:
         return web.json_response(
             {"tenantId": tenant_id, **app.to_json()}, status=201 if created else 200
         )
+
+    async def remove_app(self, request: web.Request) -> web.Response:
+        """The directory's administrator removes the app (its enterprise application):
+        its admin consent is gone. Graph then refuses the app's tokens for that
+        directory (401), and the token endpoint refuses new ones."""
+        tenant = self.emu.world.directory.tenants.get(request.query.get("tenantId", ""))
+        client_id = request.match_info["clientId"]
+        if tenant is None or client_id not in tenant.apps:
+            return _error(404, "notFound", f"no app {client_id} in that tenant (?tenantId=)")
+        del tenant.apps[client_id]
+        return web.Response(status=204)
 
     async def add_certificates(self, request: web.Request) -> web.Response:
         tenant = self.emu.world.directory.tenants.get(request.match_info["tenantId"])

@@ -171,5 +171,6 @@ async def dispatch(
     response.headers.setdefault("client-request-id", req.client_request_id)
     if response.body is not None:
         response.headers.setdefault("Content-Type", JSON_TYPE)
-    emu.stats.record(req.method, template, label, response.status)
+    app = req.claims.client_id if req.claims is not None else None
+    emu.stats.record(req.method, template, label, response.status, in_batch=inner, app=app)
     return response

@@ -37,6 +37,7 @@ SHARED_PROPS = (
     "isAllDay",
     "isOnlineMeeting",
     "onlineMeetingProvider",
+    "onlineMeeting",
     "allowNewTimeProposals",
     "hideAttendees",
     "responseRequested",

@@ -165,7 +165,7 @@ class Notifier:
         self.world = world
         self.clock = clock
         self.stats = stats
-        self.store = SubscriptionStore()
+        self.store = SubscriptionStore(on_expire=lambda s: stats.subscription_expired(s.tenant_id))
         self.limiter = RateLimiter()
         self.health = EndpointHealth()
         self.faults = Faults()

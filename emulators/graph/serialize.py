@@ -9,6 +9,7 @@ zone (default UTC) and carry that zone's name
 
 from __future__ import annotations
 
+import copy as _copy
 import html
 import re
 from collections.abc import Callable
@@ -176,7 +177,7 @@ def event_json(ev: EventCopy, opts: EventOptions) -> dict[str, Any]:
             "recurrence": ev.recurrence,
             "attendees": ev.attendees,
             "organizer": ev.organizer,
-            "onlineMeeting": None,
+            "onlineMeeting": _copy.deepcopy(props.get("onlineMeeting")),
         }
     )
     if opts.select is not None:

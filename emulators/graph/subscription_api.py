@@ -36,6 +36,7 @@ def _entity(ctx: Context, sub: subs.Subscription) -> dict[str, Any]:
 def _take_write(ctx: Context) -> None:
     tenant, client = _app(ctx)
     limit = ctx.emulator.faults.subscriptionWritesPer20Seconds
+    ctx.emulator.stats.subscription_write(tenant)  # attempts: what the app asked of Graph
     ctx.emulator.notifier.limiter.take((tenant, client, "write"), limit, "write")
 
 

@@ -37,7 +37,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,6 +112,7 @@ class Subscription:
 @dataclass
 class SubscriptionStore:
     by_id: dict[str, Subscription] = field(default_factory=dict)
+    on_expire: Callable[[Subscription], None] | None = None  # counts expirations
 
     def add(self, sub: Subscription) -> None:
         self.by_id[sub.id] = sub
@@ -141,6 +142,8 @@ class SubscriptionStore:
         gone = [s for s in self.by_id.values() if s.expires <= now]
         for sub in gone:
             del self.by_id[sub.id]
+            if self.on_expire is not None:
+                self.on_expire(sub)
         return gone
 
     def all(self) -> Iterable[Subscription]:

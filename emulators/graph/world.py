@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy as _copy
 import heapq
 import itertools
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -77,6 +78,29 @@ DEFAULT_PROPS: dict[str, Any] = {
     "onlineMeetingProvider": "unknown",
 }
 CANCELED_PREFIX = "Canceled: "
+
+
+def _online_meeting(ev: EventCopy, existing: dict[str, Any] | None) -> None:
+    """isOnlineMeeting: true makes Outlook create the online meeting (Teams by default)
+    and fill ``onlineMeeting`` (joinUrl). Once online, the meeting stays online: later
+    changes to isOnlineMeeting are ignored. (learn.microsoft.com/graph/
+    outlook-calendar-online-meetings: "After you set isOnlineMeeting to true, Microsoft
+    Graph initializes onlineMeeting. Subsequently Outlook ignores any further changes to
+    isOnlineMeeting, and the meeting remains available online.")"""
+    if existing is not None:
+        ev.props["onlineMeeting"] = existing
+        ev.props["isOnlineMeeting"] = True
+        return
+    if not ev.props.get("isOnlineMeeting"):
+        return
+    if ev.props.get("onlineMeetingProvider", "unknown") == "unknown":
+        ev.props["onlineMeetingProvider"] = "teamsForBusiness"  # the tenant's default
+    meeting = uuid.uuid4().hex
+    ev.props["onlineMeeting"] = {
+        "joinUrl": f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{meeting}%40thread.v2/0",
+        "conferenceId": str(int(meeting[:8], 16) % 10**9),
+        "tollNumber": None,
+    }
 
 
 @dataclass
@@ -239,8 +263,10 @@ class World:
     ) -> bool:
         """Apply a validated body to a copy; True when start/end/recurrence changed."""
         before = (ev.start, ev.end, ev.start_tz, ev.end_tz, _copy.deepcopy(ev.recurrence))
+        online_before = ev.props.get("onlineMeeting")
         for key, value in inp.props.items():
             ev.props[key] = value
+        _online_meeting(ev, online_before)
         if "location" in inp.props and "locations" not in inp.props:
             loc = inp.props["location"]
             ev.props["locations"] = [loc] if loc.get("displayName") else []

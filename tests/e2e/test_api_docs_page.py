@@ -45,6 +45,7 @@ def test_docs_page_renders_every_operation_from_the_app_alone(
     assert [tags.nth(i).get_attribute("data-tag") for i in range(tags.count())] == [
         "Configuration",
         "Bookings",
+        "Events",
     ]
     assert "Bookker Sync API" in page.locator(".info .title").inner_text()
 

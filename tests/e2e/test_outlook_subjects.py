@@ -65,7 +65,7 @@ def test_the_organizers_subject_is_kept_and_follows_renames(stack: Stack) -> Non
         sync(stack, t.id, room)
         [booking] = t.bookings()
         assert booking["source"] == "outlook" and booking["subject"] == "Quarterly plan"
-        sync(stack, t.id, room)  # the echo of our extension on the room's copy
+        sync(stack, t.id, room)
         # once per booking, not per sync: nothing changed, nothing is read
         before = organizer_reads(stack, bob)
         sync(stack, t.id, room)

@@ -122,3 +122,24 @@ def test_subscription_knobs_in_faults(world: World) -> None:
 def test_delta_evict_answers_a_count(world: World) -> None:
     assert world.emu.evict_delta() == {"evicted": 0}
     assert world.emu.evict_delta(world.alice) == {"evicted": 0}
+
+
+def test_bulk_events_fill_a_calendar_in_one_call(world: World) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    items = [
+        {"subject": f"e{i}",
+         "start": {"dateTime": (start + timedelta(hours=i)).isoformat()[:19], "timeZone": "UTC"},
+         "end": {"dateTime": (start + timedelta(hours=i, minutes=30)).isoformat()[:19],
+                 "timeZone": "UTC"}}
+        for i in range(3)
+    ]  # fmt: skip
+    r = _call(world, "POST", "bulk/events", {"mailbox": world.room1, "items": items})
+    assert r.status_code == 201 and r.json() == {"created": 3}
+    assert (
+        _call(world, "POST", "bulk/events", {"mailbox": "nobody@x.test", "items": []}).status_code
+        == 404
+    )
+    assert (
+        _call(world, "POST", "bulk/events", {"mailbox": world.room1, "items": [{}]}).status_code
+        == 400
+    )

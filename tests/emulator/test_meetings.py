@@ -98,3 +98,25 @@ async def test_attendee_edits_stay_local_and_organizer_edits_win(world: World) -
     await g.users.by_user_id(world.alice).events.by_event_id(org.id).patch(Event(subject="New"))
     bob = await g.users.by_user_id(world.bob).events.by_event_id(bob.id).get()
     assert bob.subject == "New" and bob.categories == ["Mine"]
+
+
+async def test_online_meeting_link_is_created_and_kept(world: World) -> None:
+    """learn.microsoft.com/graph/outlook-calendar-online-meetings: isOnlineMeeting true
+    makes Outlook create the Teams meeting (onlineMeeting.joinUrl); later changes to
+    isOnlineMeeting are ignored and the meeting stays online."""
+    g = world.client()
+    body = event("Teams", soon(2), attendees=[attendee(world.bob)])
+    body.is_online_meeting = True
+    org = await g.users.by_user_id(world.alice).events.post(body)
+    assert org.is_online_meeting and org.online_meeting and org.online_meeting.join_url
+    link = org.online_meeting.join_url
+    assert link.startswith("https://teams.microsoft.com/l/meetup-join/")
+    assert org.online_meeting_provider and org.online_meeting_provider.value == "teamsForBusiness"
+    bob = (await g.users.by_user_id(world.bob).events.get()).value
+    assert bob[0].online_meeting and bob[0].online_meeting.join_url == link
+    item = g.users.by_user_id(world.alice).events.by_event_id(org.id)
+    await item.patch(Event(subject="Teams (renamed)", is_online_meeting=False))
+    again = await item.get()
+    assert again.is_online_meeting and again.online_meeting.join_url == link
+    plain = await g.users.by_user_id(world.alice).events.post(event("Plain", soon(3)))
+    assert not plain.is_online_meeting and plain.online_meeting is None

@@ -498,11 +498,13 @@ async def test_a_receiver_down_for_four_hours_loses_the_notification(
 async def test_expiry_without_renewal_stops_notifications(world: World, receiver: Receiver) -> None:
     g = world.client()
     sub = await _subscribe(g, world.alice, receiver.url(), expires=_shortly())  # raised to 45 min
+    world.emu.clear_stats()
     await world.emu.aclock_advance(46 * 60)
     with pytest.raises(ODataError) as err:
         await g.subscriptions.by_subscription_id(sub.id).get()
     assert err.value.response_status_code == 404
     assert (await g.subscriptions.get()).value == []
+    assert world.emu.stats()["subscriptionWrites"][TENANT]["expired"] == 1
     await g.users.by_user_id(world.alice).events.post(event("Unheard", soon(2)))
     await world.emu.aflush_notifications()
     assert receiver.posts == []
@@ -688,6 +690,11 @@ async def test_subscription_writes_are_limited_per_app_per_tenant(
     with pytest.raises(ODataError) as err:
         await g.subscriptions.by_subscription_id(sub.id).delete()
     assert err.value.response_status_code == 429
+    # stats see every write the app attempted (inner batch requests one by one, the
+    # refused ones too), in the busiest real 20 s window, per tenant
+    writes = world.emu.stats()["subscriptionWrites"][TENANT]
+    assert writes["total"] == 502 and writes["peakPer20Seconds"] == 502
+    assert writes["expired"] == 0
     # reauthorize has its own budget
     await g.subscriptions.by_subscription_id(sub.id).reauthorize.post()
 

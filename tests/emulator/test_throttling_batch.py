@@ -211,3 +211,22 @@ async def test_stats_count_by_method_route_template_mailbox_and_status(world: Wo
         "failed": 0,
         "retried": 0,
     }
+
+
+async def test_stats_count_each_batch_item_as_graph_does(world: World) -> None:
+    """Graph throttles (and so bills) every request inside a $batch on its own: stats
+    count each inner request on its route with inBatch, the envelope once apart."""
+    world.emu.clear_stats()
+    items = [{"id": str(i), "method": "GET", "url": f"/users/{world.alice}/events"}
+             for i in range(3)]  # fmt: skip
+    async with _raw(world) as http:
+        assert (await http.post("/$batch", json={"requests": items})).status_code == 200
+        assert (await http.get(f"/users/{world.alice}/events")).status_code == 200
+    stats = world.emu.stats()
+    rows = {(r["route"], r["inBatch"]): r["count"] for r in stats["requests"]}
+    assert rows == {
+        ("/$batch", False): 1,
+        ("/users/{id}/events", True): 3,
+        ("/users/{id}/events", False): 1,
+    }
+    assert stats["graphRequests"] == 4 and stats["batchEnvelopes"] == 1

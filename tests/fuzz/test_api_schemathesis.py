@@ -185,6 +185,14 @@ def positive_strategies(
         *(retargeted(ops[name], play, bookings)
           for name in ("getBooking", "updateBooking", "deleteBooking", "releaseBooking")),
         steered_patch(ops["updateBooking"], play, bookings, now),
+        # Reading and removing configuration: on the config tenant (whose spaces and users
+        # the PUTs above make up); offboarding only on the scratch tenant.
+        *(ops[name].as_strategy(POSITIVE, path_parameters=config) for name in (
+            "getTenant", "listSpaces", "getSpace", "deleteSpace", "listUsers", "getUser",
+            "deleteUser")),
+        ops["listEvents"].as_strategy(POSITIVE, path_parameters=own),
+        ops["offboardTenant"].as_strategy(
+            POSITIVE, path_parameters={"tenantId": world.scratch_tenant_id}),
     ]).flatmap(lambda strategy: strategy)  # fmt: skip
 
 
@@ -201,7 +209,7 @@ def test_positive_every_operation(
     stack: Stack, api_world: ApiWorld, schema: OpenApiSchema, session: requests.Session
 ) -> None:
     ops = operations(schema)
-    assert len(ops) == 9, sorted(ops)
+    assert len(ops) == 18, sorted(ops)
     statuses: Counter[str] = Counter()
     bookings = list(api_world.pool)
 
@@ -232,7 +240,9 @@ def negative_strategies(ops: dict[str, Any], world: ApiWorld) -> list[Strategy]:
         neg("putTenant"), neg("putSpace", spaceId=SPACES[0]), neg("putSpace"),
         neg("putUser", userId=USERS[0]), neg("putUser"), neg("createBooking"),
         neg("listBookings"), neg("getBooking"), neg("deleteBooking"), neg("updateBooking"),
-        neg("releaseBooking"),
+        neg("releaseBooking"), neg("getTenant"), neg("offboardTenant"), neg("listSpaces"),
+        neg("getSpace"), neg("deleteSpace"), neg("deleteSpace", spaceId=SPACES[0]),
+        neg("listUsers"), neg("getUser"), neg("deleteUser"), neg("listEvents"),
     ]  # fmt: skip
     for booking in world.snapshot_bookings:  # confirmed, cancelled, released, a series
         strategies.append(neg("updateBooking", bookingId=booking))

@@ -58,6 +58,8 @@ NOT_SET_IN_AZURE: dict[str, str] = {
     "AzureWebJobsStorage__clientId": "user-assigned identity only",
     # Local only: makes the app trust the Graph emulator's self-made CA.
     "GRAPH_CA_BUNDLE": "local Graph emulator only",
+    # Local only: event pushes to http://127.0.0.1 / http://localhost.
+    "EVENTS_ALLOW_LOCAL_HTTP": "local stack only",
 }
 
 # Credential material by GRAPH_CREDENTIAL mode: set in that mode, never in the others.

@@ -136,7 +136,7 @@ async def test_crash_between_any_two_actions_converges(stack, services, monkeypa
     bookings, room, ledger = reference
     assert [b[2] for b in bookings] == ["confirmed", "confirmed"]  # A, B accepted; C declined
     assert len(room) == 2 and len(ledger) == 2
-    assert total >= 5
+    assert total >= 3  # two acceptances and a decline
     for k in range(1, total):
         state, _ = await run_world(stack, services, k, monkeypatch)
         assert state == reference, f"crash after {k} actions diverged"

@@ -33,7 +33,7 @@ from tests.support.graph_emulator import GraphEmulator
 
 APP_CLIENT_ID = "bookker-sync-local"
 APP_SECRET = "bookker-sync-local-secret"
-TIMERS = ("renew_subscriptions", "reconcile_all")
+TIMERS = ("renew_subscriptions", "reconcile_all", "deliver_events", "purge_expired")
 
 
 def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[str, str]:
@@ -48,6 +48,7 @@ def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[s
         "WEBHOOK_BASE_URL": f"http://localhost:{host_port}/api",
         "RECONCILE_SCHEDULE": "0 */15 * * * *",
         "RENEW_SCHEDULE": "0 */10 * * * *",
+        "EVENTS_ALLOW_LOCAL_HTTP": "true",
         "FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path,
         "FUNCTIONS_HOST_CLOCK_HOOK": "bookker_sync.clock:set_offset_seconds",
@@ -64,13 +65,18 @@ class Stack:
     host: FunctionsHostProcess
     env: dict[str, str] = field(default_factory=dict)
     workdir: Path | None = None
+    cluster: HostCluster | None = None  # several instances behind ``host`` (the front)
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.host.base_url, timeout=60)
 
     def kill_host(self) -> None:
-        """Hard-kill the Functions host (no graceful shutdown), as a crash would."""
+        """Hard-kill the Functions host (no graceful shutdown), as a crash would; with
+        several instances, the first one (the others carry on behind the front)."""
+        if self.cluster is not None:
+            self.cluster.hosts[0].child.kill()
+            return
         self.host.child.kill()
 
     def wait_mailbox_idle(self, tenant_id: str, mailbox: str, timeout: float = 60) -> None:
@@ -99,6 +105,8 @@ class Stack:
         wait_for(lambda: asyncio.run(idle()), timeout=timeout)
 
     def restart_host(self) -> None:
+        if self.cluster is not None:
+            return  # a scaled-out app carries on with the instances left
         assert self.workdir is not None, "only private stacks restart their host"
         self.host = start_functions_host(
             self.workdir / "host-restarted.log", self.env, port=self.host.port
@@ -222,8 +230,10 @@ def stack(
 
 
 @contextlib.contextmanager
-def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """A private stack (own Azurite, emulator and host) for chaos tests and benches."""
+def running_stack(extra_env: dict[str, str] | None = None, instances: int = 1) -> Iterator[Stack]:
+    """A private stack (own Azurite, emulator and host) for chaos tests and benches;
+    ``instances`` > 1: that many host processes behind one round-robin front, like a
+    scaled-out app (``Stack.cluster``)."""
     from emulators.processes import free_port, start_azurite
     from tests.support.graph_emulator import start_graph_emulator
 
@@ -233,15 +243,23 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     port = free_port()
     env = {**app_env(azurite, emulator, port), **(extra_env or {})}
     host = None
+    cluster = None
     try:
-        host = start_functions_host(workdir / "host.log", env, port=port)
-        stack = Stack(azurite, emulator, host, env=env, workdir=workdir)
+        if instances > 1:
+            cluster = start_functions_hosts(instances, workdir / "hosts", env, port=port)
+            assert cluster.front is not None
+            host = FunctionsHostProcess(child=cluster.front, port=port)
+        else:
+            host = start_functions_host(workdir / "host.log", env, port=port)
+        stack = Stack(azurite, emulator, host, env=env, workdir=workdir, cluster=cluster)
         try:
             yield stack
         finally:
             stack.http.close()
             stack.host.child.stop()
     finally:
+        if cluster is not None:
+            cluster.stop()
         if host is not None:
             host.child.stop()
         emulator.stop()

@@ -20,7 +20,7 @@ from bookker_sync.graph.graph_times import (
     resolve_time_zone,
 )
 from bookker_sync.graph.graph_types import GraphEvent
-from bookker_sync.graph.room_writes import decline_item, extension_item
+from bookker_sync.graph.room_writes import decline_item
 from bookker_sync.graph.subscriptions import granted_expiry, renew_item
 from bookker_sync.storage.repositories import BookingRecord
 
@@ -185,9 +185,6 @@ def test_batch_items_are_built_in_graph() -> None:
         "/users/room@contoso.com/events/AAMk%3D%2F%2B1/decline",
     )
     assert decline.body == {"comment": "Taken", "sendResponse": True}
-    ext = extension_item("1", "room@contoso.com", "e1", "bk-1", "t1", "s1")
-    assert ext.url == "/users/room@contoso.com/events/e1/extensions"
-    assert ext.body is not None and ext.body["bookingId"] == "bk-1"
     renew = renew_item("2", "sub-1", datetime(2031, 1, 14, 9, tzinfo=UTC))
     assert (renew.method, renew.url) == ("PATCH", "/subscriptions/sub-1")
     assert renew.body == {"expirationDateTime": "2031-01-14T09:00:00.0000000Z"}

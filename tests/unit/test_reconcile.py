@@ -31,7 +31,6 @@ from bookker_sync.domain.reconcile import (
     PRIVATE_SUBJECT,
     AcceptOutlookBooking,
     Action,
-    AddExtension,
     CancelBooking,
     DeclineRoomEvent,
     Ignore,
@@ -63,7 +62,7 @@ WEEKDAYS_8_TO_18 = {
     for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
 }
 INVALID_TIMES = "The event has no valid start and end."
-GRAPH_WRITES = (AddExtension, DeclineRoomEvent, RevertOrganizerEvent)
+GRAPH_WRITES = (DeclineRoomEvent, RevertOrganizerEvent)
 
 
 def at(hour: float, day: datetime = TUESDAY) -> datetime:
@@ -283,7 +282,7 @@ def test_new_event_on_an_in_flight_bookker_slot_is_ignored() -> None:
 def test_a_hold_for_another_slot_does_not_hide_a_new_event() -> None:
     ctx = make_ctx(holds=[(at(11), at(12)), (at(9, TUESDAY + timedelta(days=1)), at(10))])
     actions = reconcile(None, make_event(), ctx)
-    assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject, AddExtension]
+    assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject]
 
 
 def test_an_overlapping_hold_defers_a_new_event_until_the_booking_is_stored() -> None:
@@ -394,7 +393,7 @@ def test_the_conflict_message_names_the_space_and_the_first_clash() -> None:
 )
 def test_no_conflict_with_touching_or_inactive_bookings(neighbour: Booking) -> None:
     actions = reconcile(None, make_event(), make_ctx(space_bookings=[neighbour]))
-    assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject, AddExtension]
+    assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject]
 
 
 def test_every_broken_rule_is_reported_in_one_decline() -> None:
@@ -433,7 +432,7 @@ def test_a_new_event_is_judged_at_its_modification_time(
 ) -> None:
     actions = reconcile(None, make_event(modified=modified), make_ctx(now=SYNCED_AT))
     if accepted:
-        assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject, AddExtension]
+        assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject]
     else:
         assert [v.rule for v in only(actions, DeclineRoomEvent).violations] == ["past"]
 
@@ -449,18 +448,17 @@ def test_a_move_is_judged_at_its_modification_time_too() -> None:
 # -- new events: accepted ------------------------------------------------------------------
 
 
-def test_a_valid_new_event_becomes_an_outlook_booking_with_our_extension() -> None:
+def test_a_valid_new_event_becomes_an_outlook_booking_without_any_graph_write() -> None:
     remote = make_event()
     actions = reconcile(None, remote, make_ctx())
 
-    accept, refresh, extension = actions
+    # the room already holds it: nothing to write to Graph; the organizer's subject is
+    # read once, from their event (the room's copy shows the organizer's name instead)
+    accept, refresh = actions
     assert isinstance(accept, AcceptOutlookBooking)
     booking = accept.booking
     assert booking.id == outlook_booking_id(TENANT, ROOM, "room-evt-1")
-    # the organizer's subject is read once, from their event (the room's copy shows
-    # the organizer's name instead)
     assert refresh == RefreshSubject(booking.id)
-    assert extension == AddExtension(booking.id, "room-evt-1")
     assert accept.remote is remote
     assert booking.model_dump() == {
         **booking.model_dump(),
@@ -483,7 +481,7 @@ def test_a_valid_new_event_becomes_an_outlook_booking_with_our_extension() -> No
         resource_mailbox=ROOM,
         resource_event_id="room-evt-1",
         resource_change_key="ck-1",
-        resource_extension=False,  # AddExtension sets it once the extension is on
+        resource_extension=False,
     )
 
 
@@ -584,13 +582,12 @@ def test_a_series_of_six_with_two_bad_occurrences_declines_exactly_those_two(
             assert decline.room_event_id == event.id
             assert [v.rule for v in decline.violations] == [rule]
         else:
-            accept, _refresh, extension = actions
+            accept, _refresh = actions
             assert isinstance(accept, AcceptOutlookBooking)
             assert accept.booking.id == outlook_booking_id(TENANT, ROOM, event.id)
             assert (accept.booking.start, accept.booking.end) == (event.start, event.end)
             assert accept.booking.series_id == "room-master-1"
             assert accept.booking.outlook.i_cal_uid == event.i_cal_uid
-            assert extension == AddExtension(accept.booking.id, event.id)
             booking_ids.add(accept.booking.id)
     declined = [a for actions in outcomes for a in actions if isinstance(a, DeclineRoomEvent)]
     assert len(declined) == 2
@@ -703,7 +700,7 @@ def test_the_room_declining_a_known_booking_marks_it_declined(source: BookingSou
         ),
         (
             make_booking(source=BookingSource.OUTLOOK, resource_extension=False),
-            [AddExtension("bk-1", "room-evt-1")],
+            [Ignore("echo: this version is already stored")],
         ),
         (
             make_booking(source=BookingSource.BOOKKER, resource_extension=False),
@@ -729,7 +726,7 @@ def test_a_new_version_without_times_is_ignored() -> None:
     ("stored", "extension"),
     [
         (make_booking(), []),
-        (make_booking(resource_extension=False), [AddExtension("bk-1", "room-evt-1")]),
+        (make_booking(resource_extension=False), []),
         (make_booking(source=BookingSource.BOOKKER, resource_extension=False), []),
     ],
     ids=["outlook", "outlook-without-extension", "bookker"],
@@ -764,7 +761,7 @@ def test_a_bookker_bookings_room_copy_first_seen_by_icaluid_is_recorded_without_
     ("stored", "extension"),
     [
         (make_booking(), []),
-        (make_booking(resource_extension=False), [AddExtension("bk-1", "room-evt-1")]),
+        (make_booking(resource_extension=False), []),
         (make_booking(source=BookingSource.BOOKKER), []),
     ],
     ids=["outlook", "outlook-without-extension", "bookker"],
@@ -831,7 +828,7 @@ MOVE_CASES: dict[str, tuple[str, dict[str, Any], tuple[datetime, datetime]]] = {
 def test_a_disallowed_move_reverts_the_organizers_event(
     rule: str, ctx_kw: dict[str, Any], times: tuple[datetime, datetime]
 ) -> None:
-    stored = make_booking(resource_extension=False)  # no AddExtension with a revert
+    stored = make_booking(resource_extension=False)
     remote = make_event(change_key="ck-2", start=times[0], end=times[1], modified=None)
     ctx = make_ctx(**ctx_kw)
 

@@ -45,7 +45,6 @@ from bookker_sync.domain.reconcile import (
     ROOM_TOOK_ANOTHER,
     AcceptOutlookBooking,
     Action,
-    AddExtension,
     DeclineRoomEvent,
     Ignore,
     InspectOrganizer,
@@ -198,8 +197,8 @@ class World:
     def _run(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case Ignore() | AddExtension() | RefreshSubject():
-                    pass  # Graph writes/reads that don't decide who holds the room
+                case Ignore() | RefreshSubject():
+                    pass  # a Graph read that doesn't decide who holds the room
                 case AcceptOutlookBooking(booking=booking, remote=remote):
                     taken = any(
                         _overlap((booking.start, booking.end), (s, e))

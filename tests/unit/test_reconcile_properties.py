@@ -4,7 +4,7 @@ A small in-test *model* of the engine (sync/mailbox_sync.py + sync/apply_actions
 feeds each item to ``reconcile`` with a context built from an in-memory store, and
 applies the actions the way apply_actions.py does: Accept stores the booking,
 UpdateBooking moves it, CancelBooking / MarkDeclined set its status, RecordCopy
-remembers the room copy's id and changeKey, AddExtension flags the booking; Graph-side
+remembers the room copy's id and changeKey; Graph-side
 actions (decline, revert, reads) are only recorded. There is deliberately no ledger:
 slot conflicts must be caught by reconcile's own conflict rule.
 
@@ -52,7 +52,6 @@ from bookker_sync.domain.models import (
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
-    AddExtension,
     CancelBooking,
     DeclineRoomEvent,
     Ignore,
@@ -208,12 +207,6 @@ class Engine:
                     self._change(bid, resource_event_id=remote.id,
                                  resource_change_key=remote.change_key,
                                  resource_series_master_id=remote.series_master_id)  # fmt: skip
-            case AddExtension(booking_id=bid):
-                self.graph.append(action)
-                found = self.store.get(bid)
-                if (found is not None and found.status is BookingStatus.CONFIRMED
-                        and not found.outlook.resource_extension):  # fmt: skip
-                    self._change(bid, resource_extension=True)
             case UpdateBooking(booking_id=bid, start=start, end=end, remote=remote):
                 self._change(bid, start=start, end=end, resource_event_id=remote.id,
                              resource_change_key=remote.change_key)  # fmt: skip
@@ -452,7 +445,7 @@ def test_replaying_an_item_right_away_changes_nothing(history: History) -> None:
         before = engine.snapshot()
         second = engine.process(remote)
         assert engine.snapshot() == before
-        assert not [a for a in second if isinstance(a, (*STORE_WRITES, AddExtension))], second
+        assert not [a for a in second if isinstance(a, STORE_WRITES)], second
         repeated = [a for a in second if not isinstance(a, Ignore)]
         assert all(repr(a).startswith(REPEATABLE) and a in first for a in repeated), second
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from bookker_sync.domain import lifecycle
+from bookker_sync.domain.events import EventFacts, EventType, Origin
 from bookker_sync.domain.lifecycle import Transition, TransitionError
 from bookker_sync.domain.models import Booking, BookingStatus
 from bookker_sync.domain.reconcile import (
     AcceptOutlookBooking,
     Action,
-    AddExtension,
     CancelBooking,
     DeclineRoomEvent,
     Ignore,
@@ -32,12 +33,14 @@ from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import GraphChangedError, GraphError
-from bookker_sync.graph.event_json import extension_body, parse_event, time_patch
-from bookker_sync.graph.room_writes import decline_item, extension_item
+from bookker_sync.graph.event_json import parse_event, time_patch
+from bookker_sync.graph.room_writes import decline_item
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
 from bookker_sync.sync.booking_records import apply_ledger, change_booking, get_record, mutate
+from bookker_sync.sync.booking_view import booking_json
+from bookker_sync.sync.events.log import booking_event, record_event
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
 from bookker_sync.sync.ops import declines
 from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
@@ -53,7 +56,7 @@ class ActionRunner:
         self.calendar = calendar
         self.index = index
         self.applied: list[Action] = []
-        self._room_writes: list[AddExtension | DeclineRoomEvent] = []
+        self._room_writes: list[DeclineRoomEvent] = []
         self._seen: dict[str, RemoteEvent] = {}  # room event id → the item (whose meeting)
 
     async def run(self, actions: list[Action], remote: RemoteEvent | None = None) -> None:
@@ -72,11 +75,13 @@ class ActionRunner:
                 await self._record_copy(bid, remote)
             case AcceptOutlookBooking():
                 await self._accept(action)
-            case AddExtension() | DeclineRoomEvent():
+            case DeclineRoomEvent():
                 # Graph writes on the room wait for the end of the page: one $batch.
                 self._room_writes.append(action)
             case MarkDeclined(booking_id=bid, reason=reason):
-                await self._set_status(bid, lambda b: lifecycle.decline(b, reason))
+                await self._set_status(
+                    bid, lambda b: lifecycle.decline(b, reason), EventType.BOOKING_DECLINED, reason
+                )
             case UpdateBooking():
                 await self._update(action)
             case Reconfirm():
@@ -84,7 +89,9 @@ class ActionRunner:
             case RevertOrganizerEvent():
                 await self._revert(action)
             case CancelBooking(booking_id=bid, reason=reason):
-                await self._set_status(bid, lambda b: lifecycle.cancel(b, reason))
+                await self._set_status(
+                    bid, lambda b: lifecycle.cancel(b, reason), EventType.BOOKING_CANCELLED, reason
+                )
             case InspectOrganizer(booking_id=bid):
                 await self._inspect(bid)
             case LocateRoomCopy(booking_id=bid):
@@ -101,6 +108,7 @@ class ActionRunner:
             ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
             ref.resource_series_master_id = remote.series_master_id
             record.resource_event = remote.raw
+            record.synced_at = self.services.clock.now()
             return True
 
         await self._mutate(booking_id, change)
@@ -120,32 +128,50 @@ class ActionRunner:
                 else f"{self.index.space.name} is already booked from "
                 f"{clash[0].start:%Y-%m-%d %H:%M} to {clash[0].end:%H:%M} UTC."
             )
-            # The AddExtension that follows finds no booking and does nothing.
             await self.apply(ledger_refused(action, booking, detail))
             return
-        record = BookingRecord(booking=booking, resource_event=remote.raw)
+        record = BookingRecord(
+            booking=booking, resource_event=remote.raw, synced_at=self.services.clock.now()
+        )
         try:
             await self.services.repos.bookings.insert(booking.tenant_id, booking.id, record)
         except ConflictError:
             record = (await get_record(self.services, booking.tenant_id, booking.id)).value
         self.index.put(record)
         self.index.add_user_booking(record.booking)
+        # Its id is the booking's: a replayed creation (stored already) logs nothing new.
+        await booking_event(
+            self.services, EventType.BOOKING_CREATED, record, Origin.OUTLOOK, key="created"
+        )
 
-    async def _set_status(self, booking_id: str, step: Callable[[Booking], Transition]) -> None:
+    async def _set_status(
+        self,
+        booking_id: str,
+        step: Callable[[Booking], Transition],
+        kind: EventType,
+        reason: str,
+    ) -> None:
         stored = await get_record(self.services, self.index.tenant_id, booking_id)
+        ref = stored.value.booking.outlook  # the versions the decision was made on
         try:
-            record, _ = await change_booking(self.services, stored, step)
+            record, transition = await change_booking(self.services, stored, step)
         except TransitionError as exc:
             log.info("%s left as it is: %s", booking_id, exc)
             return
         self.index.put(record)
+        if transition.changed:
+            # A booking is cancelled once (one event, whoever cancels it); it may be
+            # declined again after a reconfirmation (the room copy's version tells).
+            cancelled = kind is EventType.BOOKING_CANCELLED
+            key = "cancelled" if cancelled else f"{ref.resource_change_key}|{ref.change_key}"
+            await booking_event(self.services, kind, record, Origin.OUTLOOK, key=key, reason=reason)
 
     async def _update(self, action: UpdateBooking) -> None:
         stored = await get_record(self.services, self.index.tenant_id, action.booking_id)
         b = stored.value.booking
 
         def adopt(rec: BookingRecord) -> None:
-            _adopt_copy(rec, action.remote)
+            _adopt_copy(rec, action.remote, self.services.clock.now())
 
         try:
             record, _ = await change_booking(
@@ -160,12 +186,16 @@ class ActionRunner:
             log.info("move of %s not applied: %s", b.id, exc)
             return
         self.index.put(record)
+        key = f"{action.start.isoformat()}|{action.end.isoformat()}|{action.remote.change_key}"
+        await booking_event(
+            self.services, EventType.BOOKING_UPDATED, record, Origin.OUTLOOK, key=key
+        )
 
     async def _reconfirm(self, action: Reconfirm) -> None:
         stored = await get_record(self.services, self.index.tenant_id, action.booking_id)
 
         def adopt(rec: BookingRecord) -> None:
-            _adopt_copy(rec, action.remote)
+            _adopt_copy(rec, action.remote, self.services.clock.now())
 
         try:
             record, _ = await change_booking(
@@ -180,6 +210,10 @@ class ActionRunner:
             log.info("reconfirmation of %s not applied: %s", action.booking_id, exc)
             return
         self.index.put(record)
+        key = f"{action.start.isoformat()}|{action.end.isoformat()}|{action.remote.change_key}"
+        await booking_event(
+            self.services, EventType.BOOKING_RECONFIRMED, record, Origin.OUTLOOK, key=key
+        )
 
     async def _mutate(self, booking_id: str, change: object) -> BookingRecord:
         stored = await get_record(self.services, self.index.tenant_id, booking_id)
@@ -189,15 +223,12 @@ class ActionRunner:
 
     # -- Graph actions -----------------------------------------------------------------
     async def flush(self) -> None:
-        """Send the page's room writes: $batch of up to 20, chained with dependsOn so
+        """Send the page's room declines: $batch of up to 20, chained with dependsOn so
         they reach the mailbox one at a time (Outlook allows 4 concurrent requests).
         Anything the batch could not do is done one by one (with retries)."""
         writes, self._room_writes = self._room_writes, []
-        items: list[tuple[AddExtension | DeclineRoomEvent, BatchItem]] = []
-        for write in writes:
-            item = self._batch_item(write, str(len(items)))
-            if item is not None:
-                items.append((write, item))
+        items = [(w, decline_item(str(n), self.index.room, w.room_event_id, w.reason))
+                 for n, w in enumerate(writes)]  # fmt: skip
         for start in range(0, len(items), MAX_BATCH):
             chunk = items[start : start + MAX_BATCH]
             chained = [
@@ -208,54 +239,41 @@ class ActionRunner:
             for (write, _), result in zip(chunk, results, strict=True):
                 await self._settle(write, result)
 
-    def _batch_item(self, write: AddExtension | DeclineRoomEvent, item_id: str) -> BatchItem | None:
-        room = self.index.room
-        if isinstance(write, DeclineRoomEvent):
-            return decline_item(item_id, room, write.room_event_id, write.reason)
-        record = self.index.records.get(write.booking_id)
-        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
-            return None  # e.g. the acceptance turned into a decline (slot taken)
-        b = record.booking
-        return extension_item(item_id, room, write.room_event_id, b.id, b.tenant_id, b.space_id)
+    async def _settle(self, write: DeclineRoomEvent, result: BatchResult) -> None:
+        # Not sent (424 after an earlier failure, 429, 5xx): declined alone, with retries.
+        remote = self._seen.get(write.room_event_id)
+        await decline_room_copy(self.services, self.calendar, RoomDecline(
+            tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+            room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
+            rules=[v.rule for v in write.violations],
+            organizer=remote.organizer_email if remote else None,
+            subject=remote.subject if remote else None,
+            start=remote.start if remote else None, end=remote.end if remote else None,
+        ), sent=result.ok or result.status == 404)  # fmt: skip
+        await self._rejected(write)
 
-    async def _settle(self, write: AddExtension | DeclineRoomEvent, result: BatchResult) -> None:
-        done = (
-            result.ok
-            or result.status == 404
-            or (isinstance(write, AddExtension) and result.status == 409)
-        )
-        # Not done (424 after an earlier failure, 429, 5xx): done alone, with retries.
-        if isinstance(write, DeclineRoomEvent):
-            remote = self._seen.get(write.room_event_id)
-            await decline_room_copy(self.services, self.calendar, RoomDecline(
-                tenant_id=self.index.tenant_id, space_id=self.index.space.id,
-                room=self.index.room, room_event_id=write.room_event_id, reason=write.reason,
-                rules=[v.rule for v in write.violations],
-                organizer=remote.organizer_email if remote else None,
-                subject=remote.subject if remote else None,
-                start=remote.start if remote else None, end=remote.end if remote else None,
-            ), sent=done)  # fmt: skip
-        elif done:
-            await self._extension_added(write.booking_id)
-        else:
-            await self._add_extension_now(write.booking_id, write.room_event_id)
-
-    async def _add_extension_now(self, booking_id: str, room_event_id: str) -> None:
-        record = self.index.records.get(booking_id)
-        if record is None or record.booking.status is not BookingStatus.CONFIRMED:
+    async def _rejected(self, write: DeclineRoomEvent) -> None:
+        """An Outlook request Bookker declined: Bookker is told who asked for what and
+        which rules it broke (not for the room declining what Bookker cancelled)."""
+        remote = self._seen.get(write.room_event_id)
+        if remote is None:
             return
-        body = extension_body(booking_id, record.booking.tenant_id, record.booking.space_id)
-        await self.calendar.add_extension(self.index.room, room_event_id, body)
-        await self._extension_added(booking_id)
-
-    async def _extension_added(self, booking_id: str) -> None:
-        def change(rec: BookingRecord) -> bool:
-            if rec.booking.outlook.resource_extension:
-                return False
-            rec.booking.outlook.resource_extension = True
-            return True
-
-        await self._mutate(booking_id, change)
+        record = self.index.find(remote)
+        if record is not None and record.booking.status is BookingStatus.CANCELLED:
+            return  # Bookker's own cancellation carried out: no request was refused
+        await record_event(self.services, EventFacts(
+            tenant_id=self.index.tenant_id, type=EventType.BOOKING_REJECTED,
+            origin=Origin.OUTLOOK, key=f"{remote.id}|{remote.change_key}",
+            booking_id=record.booking.id if record else None,
+            booking=booking_json(record) if record else None,
+            reason=write.reason, violations=write.violations,
+            extra={
+                "organizer": remote.organizer_email, "spaceId": self.index.space.id,
+                "start": remote.start.isoformat() if remote.start else None,
+                "end": remote.end.isoformat() if remote.end else None,
+                "subject": remote.subject, "roomEventId": remote.id,
+            },
+        ))  # fmt: skip
 
     async def _organizer_copy(self, record: BookingRecord) -> RemoteEvent | None:
         ref = record.booking.outlook
@@ -332,24 +350,35 @@ class ActionRunner:
                 log.info("revert of %s: the event changed since it was read; judging again",
                          action.booking_id)  # fmt: skip
                 continue
-            log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
-                     action.restore_end, action.reason)  # fmt: skip
-            await declines.record_revert(
-                self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
-                mailbox=self.index.room, organizer_event_id=organizer.id, reason=action.reason,
-                meeting=declines.Meeting(
-                    organizer.organizer_email or ref.organizer_mailbox,
-                    organizer.subject or record.booking.subject,
-                    action.rejected_start, action.rejected_end,
-                ),
-            )  # fmt: skip
+            await self._reverted(action, record, organizer)
             return
         log.warning("revert of %s given up: the event kept changing", action.booking_id)
 
+    async def _reverted(
+        self, action: RevertOrganizerEvent, record: BookingRecord, organizer: RemoteEvent
+    ) -> None:
+        ref = record.booking.outlook
+        await booking_event(
+            self.services, EventType.BOOKING_REVERTED, record, Origin.OUTLOOK,
+            key=f"{organizer.id}|{organizer.change_key}", reason=action.reason,
+        )  # fmt: skip
+        log.info("reverted %s to %s-%s: %s", action.booking_id, action.restore_start,
+                 action.restore_end, action.reason)  # fmt: skip
+        await declines.record_revert(
+            self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
+            mailbox=self.index.room, organizer_event_id=organizer.id, reason=action.reason,
+            meeting=declines.Meeting(
+                organizer.organizer_email or ref.organizer_mailbox or "",
+                organizer.subject or record.booking.subject,
+                action.rejected_start, action.rejected_end,
+            ),
+        )  # fmt: skip
 
-def _adopt_copy(rec: BookingRecord, remote: RemoteEvent) -> None:
+
+def _adopt_copy(rec: BookingRecord, remote: RemoteEvent, now: datetime) -> None:
     """The booking keeps the room copy's id, version and JSON (its times come from the
     lifecycle step)."""
     ref = rec.booking.outlook
     ref.resource_event_id, ref.resource_change_key = remote.id, remote.change_key
     rec.resource_event = remote.raw
+    rec.synced_at = now

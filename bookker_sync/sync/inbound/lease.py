@@ -7,17 +7,21 @@ notifications cost one delta round and no poke is ever lost.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.storage.optimistic import update_document
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync.services import Services
 
 MAX_RACES = 50
+# One line per lease transition (owner = one sync run): who synced which mailbox when,
+# so overlapping holders would show in the logs (tests/chaos checks there are none).
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,32 +49,40 @@ async def mutate_state(
 
 
 async def acquire(
-    services: Services, tenant_id: str, mailbox: str, owner: str, now: datetime
+    services: Services,
+    tenant_id: str,
+    mailbox: str,
+    owner: str,
+    now: datetime,
+    *,
+    follow_up: bool = False,
 ) -> Acquired:
     """Take the lease, or mark the mailbox dirty for the current holder.
 
     The holder may have died (a killed host): whoever first marks the mailbox dirty is
     told to schedule a follow-up poke for when the lease runs out, so the poke is
-    never lost. Later pokes find it dirty already and cost nothing more.
+    never lost. Later pokes find it dirty already and cost nothing more. A follow-up
+    poke (``follow_up``) that still finds the lease held is told to schedule itself
+    again for the lease's new end: the lease may have passed to another worker that
+    can die too, and this follow-up is the one poke guaranteed to be waiting.
     """
     won = False
-    follow_up: float | None = None
+    again: float | None = None
     seconds = services.settings.sync.lease_seconds
 
     def change(state: MailboxState) -> bool:
-        nonlocal won, follow_up
+        nonlocal won, again
         held = state.lease_owner not in (None, owner) and (
             state.lease_until is not None and state.lease_until > now
         )
         if held:
-            won, follow_up = False, None
-            if state.dirty:
-                return False
             assert state.lease_until is not None
-            follow_up = (state.lease_until - now).total_seconds() + 1
+            won = False
+            first = not state.dirty
+            again = (state.lease_until - now).total_seconds() + 1 if first or follow_up else None
             state.dirty = True
-            return True
-        won = True
+            return first
+        won, again = True, None
         state.lease_owner, state.lease_until, state.dirty = (
             owner,
             now + timedelta(seconds=seconds),
@@ -80,7 +92,9 @@ async def acquire(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
-    return Acquired(won, follow_up)
+    if won:
+        log.info("lease taken: mailbox=%s owner=%s", mailbox.lower(), owner)
+    return Acquired(won, again)
 
 
 async def renew(services: Services, tenant_id: str, mailbox: str, owner: str) -> None:
@@ -119,17 +133,25 @@ async def release_or_rerun(
         return True
 
     await mutate_state(services, tenant_id, mailbox, change)
+    if not again:
+        log.info("lease released: mailbox=%s owner=%s", mailbox.lower(), owner)
     return again
 
 
-async def abandon(services: Services, tenant_id: str, mailbox: str, owner: str, error: str) -> None:
+async def abandon(
+    services: Services, tenant_id: str, mailbox: str, owner: str, error: str
+) -> MailboxState:
     """After a failed run: free the lease (the queue retries the message) and record why."""
+    now = services.clock.now()
 
     def change(state: MailboxState) -> bool:
         if state.lease_owner == owner:
             state.lease_owner, state.lease_until = None, None
         state.last_error = error[:500]
         state.consecutive_failures += 1
+        state.failing_since = state.failing_since or now
         return True
 
-    await mutate_state(services, tenant_id, mailbox, change)
+    state = await mutate_state(services, tenant_id, mailbox, change)
+    log.info("lease released: mailbox=%s owner=%s (run failed)", mailbox.lower(), owner)
+    return state

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
+from bookker_sync.domain.events import EventFacts, EventType, Origin
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.domain.reconcile import (
     IN_FLIGHT,
@@ -29,6 +30,7 @@ from bookker_sync.graph.errors import SyncStateNotFoundError
 from bookker_sync.graph.event_json import parse_event
 from bookker_sync.storage.repositories import MailboxState
 from bookker_sync.sync import messages
+from bookker_sync.sync.events.log import record_event
 from bookker_sync.sync.inbound import lease as mailbox_state
 from bookker_sync.sync.inbound.action_runner import ActionRunner
 from bookker_sync.sync.inbound.room_snapshot import RoomIndex
@@ -52,6 +54,9 @@ class InFlightDeferredError(Exception):
     """A delta item can't be judged while a Bookker creation on its slot is still in
     flight: the page is not saved, so a later run (poked after a short delay) sees it
     again."""
+
+
+SYNC_FAILING_AFTER = 3  # failed runs in a row before Bookker hears the room is failing
 
 
 @dataclass
@@ -90,16 +95,18 @@ async def sync_mailbox(
         return result  # a follow-up poke whose holder was alive and did the work
     owner = mailbox_state.new_owner()
     acquired = await mailbox_state.acquire(
-        services, tenant_id, mailbox, owner, services.clock.now()
-    )
+        services, tenant_id, mailbox, owner, services.clock.now(),
+        follow_up=unless_synced_after is not None,
+    )  # fmt: skip
     if not acquired.won:
         log.info("sync of %s: already running elsewhere; marked dirty", mailbox)
         if acquired.follow_up_seconds is not None:
-            # If the holder died, this poke runs once its lease has run out.
+            # If the holder died, this poke runs once its lease has run out. A follow-up
+            # keeps its first moment: any sync since then has covered the poke.
             delay = int(min(max(acquired.follow_up_seconds, 1), MAX_FOLLOW_UP_SECONDS))
             follow_up = MailboxSyncMessage(
                 tenant_id=tenant_id, mailbox=Mailbox(mailbox),
-                unless_synced_after=services.clock.now(),
+                unless_synced_after=unless_synced_after or services.clock.now(),
             )  # fmt: skip
             await messages.send(services.queues, follow_up, delay_seconds=delay)
         return result
@@ -115,11 +122,26 @@ async def sync_mailbox(
             ):
                 break
     except Exception as exc:
-        await mailbox_state.abandon(
+        state = await mailbox_state.abandon(
             services, tenant_id, mailbox, owner, f"{type(exc).__name__}: {exc}"
         )
+        if state.consecutive_failures == SYNC_FAILING_AFTER and state.failing_since:
+            await _room_health(services, state, EventType.ROOM_SYNC_FAILING, state.failing_since)
         raise
     return result
+
+
+async def _room_health(
+    services: Services, state: MailboxState, kind: EventType, since: datetime
+) -> None:
+    """room.sync_failing after SYNC_FAILING_AFTER failed runs in a row; recovered at the
+    next good run. One of each per episode (keyed by when the failures began)."""
+    await record_event(services, EventFacts(
+        tenant_id=state.tenant_id, type=kind, origin=Origin.SYSTEM,
+        key=f"{state.mailbox}|{since.isoformat()}", reason=state.last_error,
+        extra={"mailbox": state.mailbox, "spaceId": state.space_id,
+               "failingSince": since.isoformat()},
+    ))  # fmt: skip
 
 
 async def _run_once(
@@ -164,17 +186,23 @@ async def _run_once(
         result.actions[name] = result.actions.get(name, 0) + 1
 
     lag_seconds: float | None = None
+    recovered: tuple[MailboxState, datetime] | None = None
 
     def done(s: MailboxState) -> bool:
-        nonlocal lag_seconds
+        nonlocal lag_seconds, recovered
         lag_seconds = lag.record_run(s, now, services.clock.now())  # before last_sync_at moves
+        failing = s.consecutive_failures >= SYNC_FAILING_AFTER and s.failing_since is not None
+        recovered = (s.model_copy(), s.failing_since) if failing and s.failing_since else None
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
+        s.failing_since = None
         s.space_id = space_id
         if result.full_resync or link is None:
             s.full_resyncs += 1
         return True
 
     await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
+    if recovered is not None:
+        await _room_health(services, recovered[0], EventType.ROOM_SYNC_RECOVERED, recovered[1])
     telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
 
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, BookingStatus, Space, User
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.storage.repositories import BookingRecord

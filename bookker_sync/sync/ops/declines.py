@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.storage.errors import StorageError
 from bookker_sync.storage.repositories import DeclineKind, DeclineRecord
 from bookker_sync.sync.services import Services

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Booking, Space, Tenant, TenantMode
 from bookker_sync.storage.queue_admin import QueueAdmin
 from bookker_sync.storage.queues import APP_QUEUES, poison_queue
 from bookker_sync.storage.repositories import (
+    PUSH_ROW,
     TENANT_PARTITION,
     DeclineRecord,
     MailboxState,
@@ -79,6 +80,19 @@ class RoomStatus:
     declines: list[DeclineRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EventsStatus:
+    """The tenant's event log and its push: how far delivery got, what was given up."""
+
+    last_seq: int
+    push_url: str | None = None
+    delivered_seq: int = 0
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    dead_letters: int = 0
+
+
 @dataclass
 class TenantStatus:
     tenant_id: str
@@ -86,6 +100,7 @@ class TenantStatus:
     mode: str
     graph_tenant_id: str
     rooms: list[RoomStatus]
+    events: EventsStatus | None = None
 
     def count(self, health: RoomHealth) -> int:
         return sum(r.health is health for r in self.rooms)
@@ -192,6 +207,7 @@ async def _tenant_status(
     result = TenantStatus(
         tenant_id=tenant.id, display_name=tenant.display_name, mode=tenant.mode.value,
         graph_tenant_id=tenant.graph_tenant_id, rooms=[],
+        events=await events_status(services, tenant.id),
     )  # fmt: skip
     if tenant.mode is not TenantMode.BIDIRECTIONAL:
         return result
@@ -240,3 +256,18 @@ def _changes_by_space(bookings: list[Booking], per_room: int) -> dict[str, list[
                 start=b.start, end=b.end, updated_at=b.updated_at, reason=b.status_reason,
             ))  # fmt: skip
     return dict(grouped)
+
+
+async def events_status(services: Services, tenant_id: str) -> EventsStatus:
+    last, push, dead = await asyncio.gather(
+        services.events.last_seq(tenant_id),
+        services.repos.event_push.find(tenant_id, PUSH_ROW),
+        services.repos.dead_letters.list(tenant_id),
+    )
+    if push is None:
+        return EventsStatus(last_seq=last, dead_letters=len(dead))
+    p = push.value
+    return EventsStatus(
+        last_seq=last, push_url=p.url, delivered_seq=p.delivered_seq, attempts=p.attempts,
+        last_error=p.last_error, next_attempt_at=p.next_attempt_at, dead_letters=len(dead),
+    )  # fmt: skip

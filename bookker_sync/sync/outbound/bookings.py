@@ -8,6 +8,7 @@ stores nothing: the API answers 201 only after Graph accepted the event.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bookker_sync.domain import lifecycle
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
+from bookker_sync.domain.events import EventType, Origin
 from bookker_sync.domain.models import (
     Booking,
     BookingSource,
@@ -34,11 +36,12 @@ from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.errors import GraphChangedError, GraphError, GraphNotFoundError
 from bookker_sync.graph.event_json import (
     extension_body,
+    fields_patch,
     graph_local_datetime,
     new_event_body,
     time_patch,
 )
-from bookker_sync.graph.graph_types import GraphEvent
+from bookker_sync.graph.graph_types import GraphEvent, JsonObject
 from bookker_sync.storage.errors import ConflictError
 from bookker_sync.storage.ledger import MAX_DAYS, Claim, LedgerSpanError, SlotTakenError
 from bookker_sync.storage.repositories import BookingRecord
@@ -60,6 +63,7 @@ from bookker_sync.sync.errors import (
     MailboxNotFoundError,
     RuleViolationError,
 )
+from bookker_sync.sync.events.log import booking_event
 from bookker_sync.sync.messages import MailboxSyncMessage, OutboundMessage
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
@@ -86,9 +90,13 @@ def occurrence_id(series_id: str, index: int) -> str:
 
 @dataclass(frozen=True)
 class Created:
-    bookings: list[Booking]
+    records: list[BookingRecord]
     series_id: str | None
     replayed: bool
+
+    @property
+    def bookings(self) -> list[Booking]:
+        return [r.booking for r in self.records]
 
 
 def room_of(tenant: Tenant, space: Space) -> str | None:
@@ -197,13 +205,17 @@ async def create_booking(
         b.model_copy(update={"outlook": _outlook_ref(tenant, space, user, copy)})
         for b, copy in zip(pending, copies, strict=True)
     ]
-    for booking, copy in zip(bookings, copies, strict=True):
-        await _store_new(services, BookingRecord(
-            booking=booking, organizer_event=copy.raw, request_hash=fingerprint,
-        ))  # fmt: skip
+    records = [
+        BookingRecord(
+            booking=booking, organizer_event=copy.raw, synced_at=now, request_hash=fingerprint
+        )
+        for booking, copy in zip(bookings, copies, strict=True)
+    ]
+    for record in records:
+        await _store_new(services, record)
     await services.ledger.confirm(tenant_id, space.id, claims)
     await _follow_up_room_answer(services, tenant, space)
-    return Created(bookings=bookings, series_id=series_id, replayed=False)
+    return Created(records=records, series_id=series_id, replayed=False)
 
 
 async def _follow_up_room_answer(services: Services, tenant: Tenant, space: Space) -> None:
@@ -244,12 +256,11 @@ async def _replay(services: Services, tenant_id: str, booking_id: str) -> _Repla
     single = await services.repos.bookings.find(tenant_id, booking_id)
     if single is not None:
         record = single.value
-        return _Replay(Created([record.booking], None, replayed=True), record.request_hash)
+        return _Replay(Created([record], None, replayed=True), record.request_hash)
     series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
     if series:
         ordered = sorted(series, key=lambda r: r.booking.start)
-        created = Created([r.booking for r in ordered], booking_id, replayed=True)
-        return _Replay(created, ordered[0].request_hash)
+        return _Replay(Created(ordered, booking_id, replayed=True), ordered[0].request_hash)
     return None
 
 
@@ -261,8 +272,9 @@ def request_fingerprint(body: NewBooking) -> str:
         "start": body.start.astimezone(UTC).isoformat(),
         "end": body.end.astimezone(UTC).isoformat(), "subject": body.subject,
         "recurrence": body.recurrence.model_dump(mode="json") if body.recurrence else None,
+        "fields": dataclasses.asdict(body.fields),
     }  # fmt: skip
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -311,7 +323,7 @@ async def _write_outlook(
     if body.recurrence is None:
         event = await calendar.create_event(user.email, new_event_body(
             subject=subject, start=body.start, end=body.end, location_name=space.name,
-            room_email=room, transaction_id=booking_id, extension=extension,
+            room_email=room, transaction_id=booking_id, extension=extension, fields=body.fields,
         ))  # fmt: skip
         return [event]
     zone = space.rules.time_zone
@@ -323,6 +335,7 @@ async def _write_outlook(
     event_body = new_event_body(
         subject=subject, start=first_start, end=first_end, location_name=space.name,
         room_email=room, transaction_id=booking_id, extension=extension, recurrence=pattern,
+        fields=body.fields,
     )  # fmt: skip
     # Series times are local so Outlook keeps the wall-clock time across DST, like we do.
     event_body["start"], event_body["end"] = local_first, graph_local_datetime(first_end, zone)
@@ -405,7 +418,7 @@ async def list_bookings(
     start_from: datetime | None = None,
     until: datetime | None = None,
     status: BookingStatus | None = None,
-) -> list[Booking]:
+) -> list[BookingRecord]:
     await get_tenant(services, tenant_id)
     clauses: list[str] = []
     params: dict[str, object] = {}
@@ -419,13 +432,13 @@ async def list_bookings(
             clauses.append(f"{column} {op} @{name}")
             params[name] = value
     records = await services.repos.bookings.list(tenant_id, " and ".join(clauses) or None, **params)
-    return sorted((r.booking for r in records), key=lambda b: (b.start, b.id))
+    return sorted(records, key=lambda r: (r.booking.start, r.booking.id))
 
 
 # -- update ----------------------------------------------------------------------------
 async def update_booking(
     services: Services, tenant_id: str, booking_id: str, patch: BookingChange
-) -> Booking:
+) -> BookingRecord:
     tenant = await get_tenant(services, tenant_id)
     stored = await get_booking(services, tenant_id, booking_id)
     old = stored.value.booking
@@ -452,8 +465,10 @@ async def update_booking(
     except LedgerSpanError as exc:
         raise _too_long() from exc
     subject = patch.subject if patch.subject is not None else None
+    space_room = room_of(tenant, space)
+    outlook_patch = _outlook_patch(old, start, end, subject, patch, space_room, space.name)
     try:
-        event = await _patch_outlook(services, tenant, old, start, end, subject)
+        event = await _patch_outlook(services, tenant, old, outlook_patch, start, end)
     except ConflictAppError:
         await apply_ledger(services, old, moved.ledger.undo())
         raise
@@ -463,13 +478,33 @@ async def update_booking(
     return await _save_update(services, stored, start, end, subject, event, now)
 
 
+def _outlook_patch(
+    old: Booking,
+    start: datetime,
+    end: datetime,
+    subject: str | None,
+    change: BookingChange,
+    room: str | None,
+    location_name: str,
+) -> JsonObject:
+    """Only what the PATCH changes: anything else Outlook holds (a Teams link,
+    attendees, the body) is left alone."""
+    patch: JsonObject = {}
+    if (start, end) != (old.start, old.end):
+        patch.update(time_patch(start, end))
+    if subject is not None:
+        patch["subject"] = subject
+    patch.update(fields_patch(change.fields, room_email=room, location_name=location_name))
+    return patch
+
+
 async def _patch_outlook(
     services: Services,
     tenant: Tenant,
     booking: Booking,
+    patch: JsonObject,
     start: datetime,
     end: datetime,
-    subject: str | None,
 ) -> GraphEvent | None:
     """PATCH the organizer's event, conditional on the version last seen: if the person
     changed it since (412), it is read again; still at the booking's times (they
@@ -479,8 +514,9 @@ async def _patch_outlook(
     ref = booking.outlook
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
+    if not patch:
+        return None  # nothing for Outlook to change
     calendar = services.graph.calendar(tenant.graph_tenant_id)
-    patch = time_patch(start, end, subject)
     change_key = ref.change_key
     for _ in range(CONDITIONAL_ATTEMPTS):
         try:
@@ -489,26 +525,17 @@ async def _patch_outlook(
             )
         except GraphChangedError:
             fresh = await calendar.get_event(ref.organizer_mailbox, ref.organizer_event_id)
-            if _shows(fresh, start, end, subject):
+        if fresh is None or fresh.is_cancelled:
+            raise ConflictAppError("the booking was cancelled in Outlook meanwhile") from None
+        times = (fresh.start, fresh.end)
+        if times != (booking.start, booking.end):
+            if "start" in patch and times == (start, end):
                 return fresh  # our own write went through (its answer was lost, then retried)
-            if fresh is None or fresh.is_cancelled or (fresh.start, fresh.end) != (
-                booking.start, booking.end,
-            ):  # fmt: skip
-                raise ConflictAppError(
-                    "the booking was changed in Outlook meanwhile; try again in a moment"
-                ) from None
-            change_key = fresh.change_key
+            raise ConflictAppError(
+                "the booking was changed in Outlook meanwhile; try again in a moment"
+            ) from None
+        change_key = fresh.change_key  # changed, but not its times: patch that version
     raise ConflictAppError("the booking kept changing in Outlook; try again in a moment")
-
-
-def _shows(event: GraphEvent | None, start: datetime, end: datetime, subject: str | None) -> bool:
-    """The event already carries this change (our earlier attempt was applied)."""
-    return (
-        event is not None
-        and not event.is_cancelled
-        and (event.start, event.end) == (start, end)
-        and (subject is None or event.fields.get("subject") == subject)
-    )
 
 
 async def _save_update(
@@ -519,7 +546,7 @@ async def _save_update(
     subject: str | None,
     event: GraphEvent | None,
     now: datetime,
-) -> Booking:
+) -> BookingRecord:
     def change(record: BookingRecord) -> bool:
         b = record.booking
         b.start, b.end = start, end
@@ -527,10 +554,11 @@ async def _save_update(
             b.subject = subject
         if event is not None:
             record.organizer_event = event.raw
+            record.synced_at, record.sync_error = now, None
             b.outlook.change_key = event.change_key or b.outlook.change_key
         return True
 
-    return (await mutate(services, stored, change)).booking
+    return await mutate(services, stored, change)
 
 
 # -- delete / release --------------------------------------------------------------------
@@ -548,20 +576,26 @@ async def delete_booking(services: Services, tenant_id: str, booking_id: str) ->
         raise _graph_failure(
             exc, "the cancellation", booking.outlook.organizer_mailbox or ""
         ) from exc
-    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER)
+    await mark_cancelled(services, stored, reason=CANCELLED_IN_BOOKKER, origin=Origin.BOOKKER)
 
 
 async def mark_cancelled(
-    services: Services, stored: Stored[BookingRecord], reason: str | None
-) -> Booking:
-    """Status cancelled (idempotent) and the slot freed."""
+    services: Services, stored: Stored[BookingRecord], reason: str | None, origin: Origin
+) -> BookingRecord:
+    """Status cancelled (idempotent) and the slot freed; Bookker is told (once: a
+    booking is cancelled only once, so the event's key is fixed)."""
     record, _ = await change_booking(services, stored, lambda b: lifecycle.cancel(b, reason))
-    return record.booking
+    if record.booking.status is BookingStatus.CANCELLED:
+        await booking_event(
+            services, EventType.BOOKING_CANCELLED, record, origin, key="cancelled",
+            reason=record.booking.status_reason,
+        )  # fmt: skip
+    return record
 
 
 async def release_booking(
     services: Services, tenant_id: str, booking_id: str, reason: str
-) -> Booking:
+) -> BookingRecord:
     """System action: the slot is freed now; Outlook is told through queue `outbound`.
 
     Retrying a release with the same reason re-sends the outbound work (idempotent).
@@ -572,7 +606,7 @@ async def release_booking(
     already = booking.status is BookingStatus.CANCELLED and booking.status_reason == reason
     if booking.status is not BookingStatus.CONFIRMED and not already:
         raise ConflictAppError(f"booking {booking_id} is {booking.status.value}")
-    released = await mark_cancelled(services, stored, reason=reason)
+    released = await mark_cancelled(services, stored, reason=reason, origin=Origin.SYSTEM)
     await messages.send(services.queues, OutboundMessage(
         action="release", tenant_id=tenant_id, booking_id=booking_id, reason=reason
     ))  # fmt: skip

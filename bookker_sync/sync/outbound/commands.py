@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bookker_sync.domain.models import SpaceRules, TenantMode, UserRules
+from bookker_sync.domain.outlook_fields import OutlookFields
 from bookker_sync.domain.recurrence import Recurrence
+
+
+@dataclass(frozen=True)
+class EventsDestination:
+    """Where the tenant's events are pushed (the secret signs them; never shown)."""
+
+    url: str
+    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,14 @@ class TenantConfig:
     graph_tenant_id: str
     mode: TenantMode
     display_name: str = ""
+
+
+@dataclass(frozen=True)
+class EventsChange:
+    """``events`` in a tenant PUT: absent → unchanged; null → no push; else the new one."""
+
+    given: bool = False
+    destination: EventsDestination | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,7 @@ class NewBooking:
     end: datetime
     subject: str = ""
     recurrence: Recurrence | None = None
+    fields: OutlookFields = field(default_factory=OutlookFields)
 
 
 @dataclass(frozen=True)
@@ -50,3 +68,4 @@ class BookingChange:
     start: datetime | None = None
     end: datetime | None = None
     subject: str | None = None
+    fields: OutlookFields = field(default_factory=OutlookFields)  # written: only what it names

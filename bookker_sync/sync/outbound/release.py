@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 
 from bookker_sync.domain.models import BookingStatus, TenantMode
-from bookker_sync.sync.booking_records import get_record
+from bookker_sync.graph.errors import GraphError
+from bookker_sync.storage.repositories import BookingRecord
+from bookker_sync.sync.booking_records import get_record, mutate
 from bookker_sync.sync.errors import NotFoundAppError
 from bookker_sync.sync.messages import OutboundMessage
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
@@ -31,7 +33,22 @@ async def apply_outbound(services: Services, message: OutboundMessage) -> None:
     if booking.status is not BookingStatus.CANCELLED:
         log.info("outbound release of %s skipped: booking is %s", booking.id, booking.status)
         return
-    await tell_outlook_cancelled(
-        services, tenant, booking, message.reason or "Released",
-        room_decides=tenant.mode is TenantMode.BIDIRECTIONAL,
-    )  # fmt: skip
+    try:
+        await tell_outlook_cancelled(
+            services, tenant, booking, message.reason or "Released",
+            room_decides=tenant.mode is TenantMode.BIDIRECTIONAL,
+        )  # fmt: skip
+    except GraphError as exc:
+        if exc.transient:
+            raise  # the queue tries again
+        # Refused: retrying can't help. The booking shows it (sync state "failed").
+        error = f"Outlook refused the release: {exc.message}"[:300]
+        await mutate(services, stored, lambda r: _failed(r, error))
+        log.warning("release of %s not told to Outlook: %s", booking.id, exc)
+
+
+def _failed(record: BookingRecord, error: str) -> bool:
+    if record.sync_error == error:
+        return False
+    record.sync_error = error
+    return True

@@ -6,11 +6,13 @@ import logging
 
 from bookker_sync.domain.models import Space, Tenant, TenantMode, User
 from bookker_sync.graph.errors import GraphError
+from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
 from bookker_sync.sync.errors import MailboxNotFoundError, NotFoundAppError
+from bookker_sync.sync.events import push_config
 from bookker_sync.sync.messages import LifecycleMessage
-from bookker_sync.sync.outbound.commands import SpaceConfig, TenantConfig, UserConfig
+from bookker_sync.sync.outbound.commands import EventsChange, SpaceConfig, TenantConfig, UserConfig
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,19 @@ async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
     return stored.value
 
 
-async def put_tenant(services: Services, tenant_id: str, body: TenantConfig) -> tuple[Tenant, bool]:
-    """Create or replace; returns (tenant, created)."""
+async def put_tenant(
+    services: Services, tenant_id: str, body: TenantConfig, events: EventsChange | None = None
+) -> tuple[Tenant, bool]:
+    """Create or replace; returns (tenant, created). ``events`` sets or removes the
+    push destination (checked before anything is written)."""
     tenant = Tenant(id=tenant_id, **vars(body))
+    if events is not None and events.given:
+        if events.destination is None:
+            await push_config.remove_push(services, tenant_id)
+        else:
+            await push_config.configure_push(services, tenant_id, push_config.PushConfig(
+                events.destination.url, events.destination.secret
+            ))  # fmt: skip
     existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
     if existed is not None and existed.value.mode != tenant.mode:
@@ -94,3 +106,30 @@ async def put_user(
     existed = await services.repos.users.find(tenant_id, user_id)
     await services.repos.users.upsert(tenant_id, user_id, user)
     return user, existed is None
+
+
+# -- reading and removing ------------------------------------------------------------------
+async def list_spaces(services: Services, tenant_id: str) -> list[Space]:
+    await get_tenant(services, tenant_id)
+    return sorted(await services.repos.spaces.list(tenant_id), key=lambda s: s.id)
+
+
+async def list_users(services: Services, tenant_id: str) -> list[User]:
+    await get_tenant(services, tenant_id)
+    return sorted(await services.repos.users.list(tenant_id), key=lambda u: u.id)
+
+
+async def delete_user(services: Services, tenant_id: str, user_id: str) -> None:
+    """The user is removed from Bookker; their bookings stay (they are history, and
+    Outlook keeps the meetings). Deleting an unknown user is a 404."""
+    await get_user(services, tenant_id, user_id)
+    await services.repos.users.delete(tenant_id, user_id)
+
+
+async def tenant_view(services: Services, tenant: Tenant) -> JsonObject:
+    """The tenant as the API shows it: its push URL, never the push secret."""
+    out = tenant.to_json_dict()
+    events = await push_config.push_view(services, tenant.id)
+    if events is not None:
+        out["events"] = events
+    return out

@@ -11,7 +11,8 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
+from bookker_sync.domain.events import EventFacts, EventType, Origin
 from bookker_sync.domain.models import Space, Tenant, TenantMode
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.subscriptions import (
@@ -26,6 +27,7 @@ from bookker_sync.storage.repositories import (
     SubscriptionState,
 )
 from bookker_sync.sync import messages
+from bookker_sync.sync.events.log import record_event
 from bookker_sync.sync.messages import MailboxSyncMessage
 from bookker_sync.sync.services import Services
 
@@ -159,3 +161,17 @@ async def _failed(
         "next_attempt_at": now + backoff,
     })  # fmt: skip
     await services.repos.subscriptions.upsert(record.tenant_id, record.mailbox, updated)
+    if state is SubscriptionState.NEEDS_CONSENT and record.state is not state:
+        await consent_required(services, record.tenant_id, record.mailbox, str(exc), now)
+
+
+async def consent_required(
+    services: Services, tenant_id: str, mailbox: str, error: str, now: datetime
+) -> None:
+    """Bookker is told once a day at most, however many rooms find consent gone."""
+    await record_event(services, EventFacts(
+        tenant_id=tenant_id, type=EventType.CONSENT_REQUIRED, origin=Origin.SYSTEM,
+        key=f"consent-lost|{now:%Y-%m-%d}", reason="Microsoft Graph refused the app's "
+        "access: an administrator must consent again.",
+        extra={"mailbox": mailbox, "error": error[:300]},
+    ))  # fmt: skip

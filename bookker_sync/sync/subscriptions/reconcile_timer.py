@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages

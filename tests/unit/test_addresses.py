@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bookker_sync.domain.mailbox import Mailbox
+from bookker_sync.domain.addresses import Mailbox
 
 
 def test_mailbox_is_lower_cased_and_still_a_str() -> None:
