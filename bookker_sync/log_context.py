@@ -70,6 +70,7 @@ def bind(**fields: str | None) -> None:
 SECRET_SETTINGS = (
     "GRAPH_CLIENT_SECRET",
     "APP_SECRET_KEY",
+    "GRAPH_CERTIFICATE",
     "FUNCTIONS_HOST_FUNCTION_KEY",
     "FUNCTIONS_HOST_MASTER_KEY",
 )

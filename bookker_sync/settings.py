@@ -6,6 +6,8 @@ A missing or invalid value fails at start-up with one message naming every bad s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -64,6 +66,10 @@ class GraphSettings(BaseModel):
     credential: Literal["secret", "certificate", "managedIdentity"] = "secret"
     client_secret: str | None = None
     certificate_path: str | None = None
+    # The certificate + private key itself (PEM text, or base64 of PEM or PKCS#12): on
+    # Flex Consumption there is no file to point at, so it comes as a setting (a Key
+    # Vault reference in Azure).
+    certificate: str | None = None
     base_url: str = "https://graph.microsoft.com/v1.0"
     authority: str = "https://login.microsoftonline.com"
     ca_bundle: str | None = None
@@ -74,9 +80,31 @@ class GraphSettings(BaseModel):
     def _credential_material(self) -> GraphSettings:
         if self.credential == "secret" and not self.client_secret:
             raise ValueError("GRAPH_CLIENT_SECRET is required when GRAPH_CREDENTIAL=secret")
-        if self.credential == "certificate" and not self.certificate_path:
-            raise ValueError("GRAPH_CERTIFICATE_PATH is required when GRAPH_CREDENTIAL=certificate")
+        if self.credential == "certificate" and not (self.certificate_path or self.certificate):
+            raise ValueError(
+                "GRAPH_CERTIFICATE (PEM or base64) or GRAPH_CERTIFICATE_PATH is required "
+                "when GRAPH_CREDENTIAL=certificate"
+            )
+        if self.certificate:
+            certificate_bytes(self.certificate)  # a clear error now, not at the first token
         return self
+
+
+def certificate_bytes(value: str) -> bytes:
+    """GRAPH_CERTIFICATE as the bytes azure-identity takes: PEM text as it is, else
+    base64 of a PEM or PKCS#12 (.pfx) file."""
+    text = value.strip()
+    if "-----BEGIN" in text:
+        return text.replace("\\n", "\n").encode("utf-8")
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "GRAPH_CERTIFICATE must be PEM text or base64 (of PEM or PKCS#12)"
+        ) from None
+    if not raw:
+        raise ValueError("GRAPH_CERTIFICATE is empty")
+    return raw
 
 
 class SyncSettings(BaseModel):
@@ -174,6 +202,7 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "GRAPH_CREDENTIAL": ("graph", "credential"),
     "GRAPH_CLIENT_SECRET": ("graph", "client_secret"),
     "GRAPH_CERTIFICATE_PATH": ("graph", "certificate_path"),
+    "GRAPH_CERTIFICATE": ("graph", "certificate"),
     "GRAPH_BASE_URL": ("graph", "base_url"),
     "GRAPH_AUTHORITY": ("graph", "authority"),
     "GRAPH_CA_BUNDLE": ("graph", "ca_bundle"),

@@ -46,7 +46,7 @@ param graphCredential string = 'secret'
 @secure()
 param graphClientSecret string = ''
 
-@description('GRAPH_CREDENTIAL=certificate: path of the PEM certificate + private key on the app\'s file system.')
+@description('GRAPH_CREDENTIAL=certificate: path of the PEM certificate + private key on the app\'s file system. Empty (the default): the app reads the certificate from Key Vault instead (GRAPH_CERTIFICATE, a Key Vault reference to the certificate "graph-client-certificate" you import into the vault).')
 param graphCertificatePath string = ''
 
 @description('Microsoft Graph base URL (change only for national clouds).')
@@ -334,7 +334,12 @@ module network 'modules/network.bicep' = if (privateNetworking) {
 // certificate path, or nothing (managedIdentity: the app signs a client assertion with its
 // managed identity). Never a literal secret.
 var secretSettings = { GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.graphClientCredentialUri})' }
-var certificateSettings = { GRAPH_CERTIFICATE_PATH: graphCertificatePath }
+// A Key Vault certificate's secret (same name) holds the PFX (or PEM) as base64, which is
+// what GRAPH_CERTIFICATE takes: Flex Consumption has no file system for a private key.
+var graphCertificateName = 'graph-client-certificate'
+var certificateSettings = empty(graphCertificatePath)
+  ? { GRAPH_CERTIFICATE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/${graphCertificateName})' }
+  : { GRAPH_CERTIFICATE_PATH: graphCertificatePath }
 var graphCredentialSettings = graphCredential == 'secret' ? secretSettings : (graphCredential == 'certificate' ? certificateSettings : {})
 
 // Every setting bookker_sync/settings.py reads (SETTING_NAMES) that applies in Azure, plus

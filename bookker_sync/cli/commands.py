@@ -21,10 +21,11 @@ from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
 from bookker_sync.settings import load_settings
 from bookker_sync.storage.repositories import ApiClient
 from bookker_sync.sync.events import push
-from bookker_sync.sync.ops import api_clients, offboarding
+from bookker_sync.sync.ops import api_clients, offboarding, run_now
 from bookker_sync.sync.ops import operator_commands as operator
 from bookker_sync.sync.ops.status import events_status, status_report
 from bookker_sync.sync.services import Services, close_services, services_for
+from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
 
 # -- commands ----------------------------------------------------------------------------
 Command = Callable[[Services, argparse.Namespace, Console], Awaitable[int]]
@@ -129,6 +130,11 @@ async def cmd_subscriptions(services: Services, args: argparse.Namespace, out: C
         out.print(table)
         out.print("Run `subscriptions renew --now` to renew them now.")
         return EXIT_OK
+    if not args.here:
+        message = await run_now.request_run_now(services, "renewAll")
+        out.print(f"Queued on lifecycle: {json.dumps(message.to_json())}; the function app "
+                  "renews every due subscription (see `status`).")  # fmt: skip
+        return EXIT_OK
     with out.status("Renewing subscriptions..."):
         report = await operator.renew_now(services)
     out.print(render.renewal_table(report))
@@ -166,6 +172,18 @@ def _scope(client: ApiClient) -> str:
     if client.all_tenants:
         return "all tenants"
     return ", ".join(client.tenants) or "no tenants"
+
+
+async def cmd_reconcile(services: Services, args: argparse.Namespace, out: Console) -> int:
+    if args.here:
+        report = await reconcile_all(services, force=True)
+        out.print(f"Queued syncs of {report.enqueued} of {report.rooms} room(s); "
+                  f"{report.ensured} subscription(s) to (re)create.")  # fmt: skip
+        return EXIT_OK
+    message = await run_now.request_run_now(services, "reconcileAll")
+    out.print(f"Queued on lifecycle: {json.dumps(message.to_json())}; the function app "
+              "syncs every room (see `status`).")  # fmt: skip
+    return EXIT_OK
 
 
 async def cmd_events(services: Services, args: argparse.Namespace, out: Console) -> int:
@@ -217,6 +235,7 @@ COMMANDS: dict[str, Command] = {
     "resync": cmd_resync,
     "poison": cmd_poison,
     "subscriptions": cmd_subscriptions,
+    "reconcile": cmd_reconcile,
 }
 
 

@@ -372,7 +372,8 @@ def _paths() -> dict[str, Any]:
     booking = _id("bookingId", "The booking.", "b-7c9e6679")
     key = _param("Idempotency-Key", "header",
                  "Makes a retried POST safe: the same key answers the first result (200) "
-                 "instead of booking twice. x-ms-client-request-id is read too.",
+                 "instead of booking twice; the same key with a different request answers "
+                 "422 IdempotencyKeyReused. x-ms-client-request-id is read too.",
                  "3f1c2b7e-retry-1", maxLength=MAX_IDEMPOTENCY_KEY)  # fmt: skip
     put_ok = {"200": {"description": "Replaced."}, "201": {"description": "Created."}}
     when = "2031-03-04T10:00:00Z"

@@ -63,6 +63,9 @@ class BookingRecord(BaseModel):
     booking: Booking
     organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
     resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
+    # A fingerprint of the API request that created it under an Idempotency-Key: the
+    # same key with another request is refused, not answered with this booking.
+    request_hash: str | None = Field(default=None, alias="requestHash")
     # When an Outlook copy was last written or read back (the booking's "sync" state).
     synced_at: datetime | None = Field(default=None, alias="syncedAt")
     # Why Outlook could not be told (a refused write), until a later write succeeds.

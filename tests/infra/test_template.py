@@ -66,7 +66,7 @@ NOT_SET_IN_AZURE: dict[str, str] = {
 # managedIdentity needs none (the Function App's identity signs a client assertion).
 CREDENTIAL_SETTINGS: dict[str, set[str]] = {
     "secret": {"GRAPH_CLIENT_SECRET"},
-    "certificate": {"GRAPH_CERTIFICATE_PATH"},
+    "certificate": {"GRAPH_CERTIFICATE_PATH", "GRAPH_CERTIFICATE"},  # one of the two
     "managedIdentity": set(),
 }
 MODES = list(CREDENTIAL_SETTINGS)
@@ -258,11 +258,23 @@ def test_every_setting_the_app_reads_is_set(mode: str) -> None:
         | set(RUNTIME_SETTING_NAMES) - set(RUNTIME_FROM_SITE_CONFIG)
         | set(REQUIRED_SETTING_NAMES)
     )
+    if mode == "certificate":  # the file's path, or the certificate itself (Key Vault)
+        given = CREDENTIAL_SETTINGS[mode] & set(settings)
+        assert len(given) == 1, f"certificate mode sets one of the two, not {sorted(given)}"
+        expected -= CREDENTIAL_SETTINGS[mode]
     missing = sorted(expected - set(settings))
     assert not missing, f"app settings missing from the Function App ({mode} mode): {missing}"
     for name in REQUIRED_SETTING_NAMES:
         assert str(settings[name]).strip(), f"required setting {name} is empty"
     assert settings["GRAPH_CREDENTIAL"] == mode
+
+
+def test_certificate_mode_without_a_path_reads_the_certificate_from_key_vault() -> None:
+    settings = app_settings(deployment(graphCredential="certificate"))
+    assert "GRAPH_CERTIFICATE_PATH" not in settings
+    reference = str(settings["GRAPH_CERTIFICATE"])
+    assert reference.startswith("@Microsoft.KeyVault(SecretUri=")
+    assert reference.endswith("secrets/graph-client-certificate)")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -41,10 +41,22 @@ from bookker_sync.sync.ownership import holds_room
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
-PENDING_GRACE = timedelta(seconds=30)
+# A Bookker booking whose room copy has not shown up this long after its creation:
+# the room may have declined it (nothing is left on its calendar to tell us), so the
+# organizer's event is asked. Creations poke the room a few seconds later for this.
+PENDING_GRACE = timedelta(seconds=3)
 MAX_RUNS = 10
 MAX_FOLLOW_UP_SECONDS = 600
 IN_FLIGHT_WAIT_SECONDS = 3.0
+IN_FLIGHT_RETRY_SECONDS = 5
+
+
+class InFlightDeferredError(Exception):
+    """A delta item can't be judged while a Bookker creation on its slot is still in
+    flight: the page is not saved, so a later run (poked after a short delay) sees it
+    again."""
+
+
 SYNC_FAILING_AFTER = 3  # failed runs in a row before Bookker hears the room is failing
 
 
@@ -155,11 +167,19 @@ async def _run_once(
     state = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
     link = None if full else state.delta_link
     try:
-        seen = await _pull(services, calendar, index, runner, link, start, end, result, owner)
-    except SyncStateNotFoundError:
-        log.warning("delta token of %s evicted (410): full resync", mailbox)
-        result.full_resync = True
-        seen = await _pull(services, calendar, index, runner, None, start, end, result, owner)
+        try:
+            seen = await _pull(services, calendar, index, runner, link, start, end, result, owner)
+        except SyncStateNotFoundError:
+            log.warning("delta token of %s evicted (410): full resync", mailbox)
+            result.full_resync = True
+            seen = await _pull(services, calendar, index, runner, None, start, end, result, owner)
+    except InFlightDeferredError as exc:
+        log.info("sync of %s deferred: a Bookker booking on the slot of %s is in flight",
+                 mailbox, exc)  # fmt: skip
+        await runner.flush()
+        retry = MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox), full=full)
+        await messages.send(services.queues, retry, delay_seconds=IN_FLIGHT_RETRY_SECONDS)
+        return
     if seen is not None:  # a complete listing: what it lacks is gone
         await _vanished(index, runner, seen, start)
     await _pending_room_answers(services, index, runner, now)
@@ -212,11 +232,15 @@ async def _pull(
             context = await _context(services, index, remote)
             actions = reconcile(stored.booking if stored else None, remote, context)
             if actions == [IN_FLIGHT]:
-                # Bookker is storing this event's booking right now: wait for it (ms),
-                # so its room copy is recorded instead of looked up again later.
-                stored = await index.wait_for_booking(services, remote, IN_FLIGHT_WAIT_SECONDS)
-                if stored is not None:
-                    actions = reconcile(stored.booking, remote, context)
+                # Bookker is storing a booking on this slot right now (this event's own,
+                # or one the room's answer decides against): wait for it (ms), then judge.
+                if not await index.wait_for_in_flight(services, remote, IN_FLIGHT_WAIT_SECONDS):
+                    raise InFlightDeferredError(remote.id)
+                stored = index.find(remote)
+                context = await _context(services, index, remote)
+                actions = reconcile(stored.booking if stored else None, remote, context)
+                if actions == [IN_FLIGHT]:
+                    raise InFlightDeferredError(remote.id)
             await runner.run(actions, remote)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
