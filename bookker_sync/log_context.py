@@ -69,6 +69,8 @@ def bind(**fields: str | None) -> None:
 # (whose AccountKey / SharedAccessSignature / InstrumentationKey parts are secret).
 SECRET_SETTINGS = (
     "GRAPH_CLIENT_SECRET",
+    "APP_SECRET_KEY",
+    "GRAPH_CERTIFICATE",
     "FUNCTIONS_HOST_FUNCTION_KEY",
     "FUNCTIONS_HOST_MASTER_KEY",
 )
@@ -80,7 +82,7 @@ _PATTERNS = [
     # clientState in JSON, Python reprs, query strings and key=value text
     re.compile(r"""(?i)(client_?state["']?\s*[:=]\s*["']?)[^"',\s}&)]+"""),
     re.compile(r"""(?i)((?:AccountKey|SharedAccessSignature|InstrumentationKey)=)[^;\s"']+"""),
-    re.compile(r"""(?i)([?&](?:sig|code|client_secret|client_assertion)=)[^&\s"']+"""),
+    re.compile(r"""(?i)([?&](?:sig|code|client_secret|client_assertion|state)=)[^&\s"']+"""),
     re.compile(r"""(?i)(client_?secret["']?\s*[:=]\s*["']?)[^"',\s}&)]+"""),
     re.compile(r"""(?i)(x-functions-key["']?\s*[:=]\s*["']?)[^"',\s}]+"""),
     re.compile(r"""(?i)(\bBearer\s+)[A-Za-z0-9\-_.~+/]+=*"""),

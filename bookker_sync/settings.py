@@ -6,6 +6,8 @@ A missing or invalid value fails at start-up with one message naming every bad s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -64,6 +66,10 @@ class GraphSettings(BaseModel):
     credential: Literal["secret", "certificate", "managedIdentity"] = "secret"
     client_secret: str | None = None
     certificate_path: str | None = None
+    # The certificate + private key itself (PEM text, or base64 of PEM or PKCS#12): on
+    # Flex Consumption there is no file to point at, so it comes as a setting (a Key
+    # Vault reference in Azure).
+    certificate: str | None = None
     base_url: str = "https://graph.microsoft.com/v1.0"
     authority: str = "https://login.microsoftonline.com"
     ca_bundle: str | None = None
@@ -74,9 +80,31 @@ class GraphSettings(BaseModel):
     def _credential_material(self) -> GraphSettings:
         if self.credential == "secret" and not self.client_secret:
             raise ValueError("GRAPH_CLIENT_SECRET is required when GRAPH_CREDENTIAL=secret")
-        if self.credential == "certificate" and not self.certificate_path:
-            raise ValueError("GRAPH_CERTIFICATE_PATH is required when GRAPH_CREDENTIAL=certificate")
+        if self.credential == "certificate" and not (self.certificate_path or self.certificate):
+            raise ValueError(
+                "GRAPH_CERTIFICATE (PEM or base64) or GRAPH_CERTIFICATE_PATH is required "
+                "when GRAPH_CREDENTIAL=certificate"
+            )
+        if self.certificate:
+            certificate_bytes(self.certificate)  # a clear error now, not at the first token
         return self
+
+
+def certificate_bytes(value: str) -> bytes:
+    """GRAPH_CERTIFICATE as the bytes azure-identity takes: PEM text as it is, else
+    base64 of a PEM or PKCS#12 (.pfx) file."""
+    text = value.strip()
+    if "-----BEGIN" in text:
+        return text.replace("\\n", "\n").encode("utf-8")
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "GRAPH_CERTIFICATE must be PEM text or base64 (of PEM or PKCS#12)"
+        ) from None
+    if not raw:
+        raise ValueError("GRAPH_CERTIFICATE is empty")
+    return raw
 
 
 class SyncSettings(BaseModel):
@@ -90,6 +118,44 @@ class SyncSettings(BaseModel):
     lease_seconds: int = Field(default=60, ge=10, le=3600)
     # A full listing of each room with a fresh window, at most this often apart (spread).
     full_listing_hours: int = Field(default=24, ge=1, le=720)
+
+
+ApiAuthMode = Literal["none", "key", "entra"]
+# Used only under API_AUTH=none (a local stack): no real secret exists there.
+LOCAL_SECRET_KEY = "bookker-sync-local-only-secret-key-not-for-azure"  # noqa: S105
+MIN_SECRET_KEY_CHARS = 32
+
+
+class SecuritySettings(BaseModel):
+    """Who may call the API, and the app's own secret.
+
+    ``API_AUTH``: ``none`` (local stacks: every caller may do everything), ``key``
+    (function keys, checked by the Functions host) or ``entra`` (bearer tokens from
+    ``API_AUTH_ISSUER`` for ``API_AUTH_AUDIENCE``, checked by the app). ``APP_SECRET_KEY``
+    keys the HMACs of subscription clientStates and of admin-consent ``state``
+    parameters; required unless ``API_AUTH=none``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    api_auth: ApiAuthMode = "none"
+    issuer: str | None = Field(default=None, pattern=r"^https://")
+    audience: str | None = Field(default=None, min_length=1)
+    secret_key: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SecuritySettings:
+        if self.api_auth == "entra" and not (self.issuer and self.audience):
+            raise ValueError("API_AUTH=entra needs API_AUTH_ISSUER and API_AUTH_AUDIENCE")
+        if self.secret_key is None and self.api_auth != "none":
+            raise ValueError(f"APP_SECRET_KEY is required when API_AUTH={self.api_auth}")
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+            raise ValueError(f"APP_SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters")
+        return self
+
+    @property
+    def key(self) -> bytes:
+        return (self.secret_key or LOCAL_SECRET_KEY).encode()
 
 
 class EventSettings(BaseModel):
@@ -109,6 +175,7 @@ class Settings(BaseModel):
     storage: StorageSettings
     graph: GraphSettings
     sync: SyncSettings
+    security: SecuritySettings = SecuritySettings()
     events: EventSettings = Field(default_factory=EventSettings)
     webhook_base_url: str = Field(pattern=r"^https?://")
 
@@ -119,6 +186,11 @@ class Settings(BaseModel):
     @property
     def lifecycle_url(self) -> str:
         return f"{self.webhook_base_url.rstrip('/')}/graph/lifecycle"
+
+    @property
+    def consent_redirect_url(self) -> str:
+        """Where Entra sends a customer's admin after admin consent (registered on the app)."""
+        return f"{self.webhook_base_url.rstrip('/')}/consent/callback"
 
 
 # Setting name -> (section, field). The single list of what the app reads.
@@ -132,6 +204,7 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "GRAPH_CREDENTIAL": ("graph", "credential"),
     "GRAPH_CLIENT_SECRET": ("graph", "client_secret"),
     "GRAPH_CERTIFICATE_PATH": ("graph", "certificate_path"),
+    "GRAPH_CERTIFICATE": ("graph", "certificate"),
     "GRAPH_BASE_URL": ("graph", "base_url"),
     "GRAPH_AUTHORITY": ("graph", "authority"),
     "GRAPH_CA_BUNDLE": ("graph", "ca_bundle"),
@@ -145,12 +218,21 @@ SETTING_NAMES: dict[str, tuple[str, str]] = {
     "SYNC_LEASE_SECONDS": ("sync", "lease_seconds"),
     "SYNC_FULL_LISTING_HOURS": ("sync", "full_listing_hours"),
     "WEBHOOK_BASE_URL": ("", "webhook_base_url"),
+    "API_AUTH": ("security", "api_auth"),
+    "API_AUTH_ISSUER": ("security", "issuer"),
+    "API_AUTH_AUDIENCE": ("security", "audience"),
+    "APP_SECRET_KEY": ("security", "secret_key"),
     "EVENT_RETENTION_DAYS": ("events", "retention_days"),
     "EVENT_JSON_RETENTION_DAYS": ("events", "event_json_retention_days"),
     "EVENTS_ALLOW_LOCAL_HTTP": ("events", "allow_local_http"),
 }
 # Settings the runtime itself reads (host.json bindings / NCRONTAB %NAME% expressions).
-RUNTIME_SETTING_NAMES = ("FUNCTIONS_WORKER_RUNTIME", "RECONCILE_SCHEDULE", "RENEW_SCHEDULE")
+RUNTIME_SETTING_NAMES = (
+    "FUNCTIONS_WORKER_RUNTIME",
+    "RECONCILE_SCHEDULE",
+    "RENEW_SCHEDULE",
+    "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
+)
 REQUIRED_SETTING_NAMES = ("GRAPH_CLIENT_ID", "WEBHOOK_BASE_URL")
 
 
@@ -160,7 +242,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises SettingsError naming every missing or invalid setting at once.
     """
     source = os.environ if env is None else env
-    sections: dict[str, dict[str, str]] = {"storage": {}, "graph": {}, "sync": {}, "events": {}}
+    sections: dict[str, dict[str, str]] = {
+        "storage": {}, "graph": {}, "sync": {}, "security": {}, "events": {},
+    }  # fmt: skip
     top: dict[str, object] = {}
     field_to_name: dict[tuple[str, str], str] = {}
     for name, (section, field) in SETTING_NAMES.items():
@@ -196,7 +280,11 @@ def _describe(exc: ValidationError, field_to_name: Mapping[tuple[str, str], str]
 
 
 # Errors about a whole section are reported under the setting that usually fixes them.
-_SECTION_SETTING = {"storage": "AzureWebJobsStorage", "graph": "GRAPH_CREDENTIAL"}
+_SECTION_SETTING = {
+    "storage": "AzureWebJobsStorage",
+    "graph": "GRAPH_CREDENTIAL",
+    "security": "API_AUTH",
+}
 
 
 @lru_cache(maxsize=1)

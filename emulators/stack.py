@@ -87,6 +87,8 @@ def host_env(connection_string: str, layout: Layout = Layout()) -> dict[str, str
         "WEBHOOK_BASE_URL": f"http://localhost:{layout.host_port}/api",
         "RECONCILE_SCHEDULE": os.environ.get("RECONCILE_SCHEDULE", "0 */15 * * * *"),
         "RENEW_SCHEDULE": os.environ.get("RENEW_SCHEDULE", "0 */10 * * * *"),
+        # As in Azure (infra/main.bicep): the host refuses bodies past 4 MB unread.
+        "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "4194304",
         # Event pushes to http://127.0.0.1:* / http://localhost:* (DESIGN §9: local only).
         "EVENTS_ALLOW_LOCAL_HTTP": "true",
         "FUNCTIONS_HOST_CLOCK_URL": f"{graph}/_emulator/clock",

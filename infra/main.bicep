@@ -46,7 +46,7 @@ param graphCredential string = 'secret'
 @secure()
 param graphClientSecret string = ''
 
-@description('GRAPH_CREDENTIAL=certificate: path of the PEM certificate + private key on the app\'s file system.')
+@description('GRAPH_CREDENTIAL=certificate: path of the PEM certificate + private key on the app\'s file system. Empty (the default): the app reads the certificate from Key Vault instead (GRAPH_CERTIFICATE, a Key Vault reference to the certificate "graph-client-certificate" you import into the vault).')
 param graphCertificatePath string = ''
 
 @description('Microsoft Graph base URL (change only for national clouds).')
@@ -130,6 +130,15 @@ param webhookBaseUrl string = ''
   'none'
 ])
 param apiAuth string = 'entra'
+
+@description('APP_SECRET_KEY: the app\'s own HMAC key (clientStates, admin-consent states), at least 32 characters (`openssl rand -base64 48`). Stored in Key Vault only. Pass it on the first deployment; empty later keeps the vault\'s current value.')
+@secure()
+param appSecretKey string = ''
+
+@description('Largest HTTP request body the Functions host accepts, in bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT; the app\'s own limits are 1 MB for webhooks, 256 KB for the API).')
+@minValue(1048576)
+@maxValue(104857600)
+param requestBodySizeLimit int = 4194304
 
 @description('API_AUTH=entra: token issuer. Empty: https://login.microsoftonline.com/<this tenant>/v2.0.')
 param apiAuthIssuer string = ''
@@ -256,6 +265,8 @@ var appTables = [
   'subscriptionids'
   'declines'
   'intents'
+  'roomclaims'
+  'apiclients'
   'writebudget'
   'events'
   'eventpush'
@@ -305,6 +316,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: keyVaultName
     graphClientSecretName: graphClientSecretName
     graphClientSecret: graphCredential == 'secret' ? graphClientSecret : ''
+    appSecretKey: appSecretKey
     privateNetworking: privateNetworking
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
   }
@@ -328,7 +340,12 @@ module network 'modules/network.bicep' = if (privateNetworking) {
 // certificate path, or nothing (managedIdentity: the app signs a client assertion with its
 // managed identity). Never a literal secret.
 var secretSettings = { GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.graphClientCredentialUri})' }
-var certificateSettings = { GRAPH_CERTIFICATE_PATH: graphCertificatePath }
+// A Key Vault certificate's secret (same name) holds the PFX (or PEM) as base64, which is
+// what GRAPH_CERTIFICATE takes: Flex Consumption has no file system for a private key.
+var graphCertificateName = 'graph-client-certificate'
+var certificateSettings = empty(graphCertificatePath)
+  ? { GRAPH_CERTIFICATE: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/${graphCertificateName})' }
+  : { GRAPH_CERTIFICATE_PATH: graphCertificatePath }
 var graphCredentialSettings = graphCredential == 'secret' ? secretSettings : (graphCredential == 'certificate' ? certificateSettings : {})
 
 // Every setting bookker_sync/settings.py reads (SETTING_NAMES) that applies in Azure, plus
@@ -355,6 +372,10 @@ var appSettingsBase = {
   RECONCILE_SCHEDULE: reconcileSchedule
   RENEW_SCHEDULE: renewSchedule
   API_AUTH: apiAuth
+  // HMAC key of the app (Key Vault reference, like the Graph secret).
+  APP_SECRET_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.appSecretKeyUri})'
+  // The host refuses larger bodies before buffering them (default 100 MB).
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(requestBodySizeLimit)
 }
 
 // API_AUTH=entra: which tokens the API accepts. Defaults: v2.0 tokens of this Entra tenant,

@@ -19,11 +19,13 @@ from bookker_sync.cli import render
 from bookker_sync.cli.app_clock import follow_app_clock
 from bookker_sync.cli.errors import EXIT_FAILED, EXIT_OK, error
 from bookker_sync.settings import load_settings
+from bookker_sync.storage.repositories import ApiClient
 from bookker_sync.sync.events import push
-from bookker_sync.sync.ops import offboarding
+from bookker_sync.sync.ops import api_clients, offboarding, run_now
 from bookker_sync.sync.ops import operator_commands as operator
 from bookker_sync.sync.ops.status import events_status, status_report
 from bookker_sync.sync.services import Services, close_services, services_for
+from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all
 
 # -- commands ----------------------------------------------------------------------------
 Command = Callable[[Services, argparse.Namespace, Console], Awaitable[int]]
@@ -128,12 +130,59 @@ async def cmd_subscriptions(services: Services, args: argparse.Namespace, out: C
         out.print(table)
         out.print("Run `subscriptions renew --now` to renew them now.")
         return EXIT_OK
+    if not args.here:
+        message = await run_now.request_run_now(services, "renewAll")
+        out.print(f"Queued on lifecycle: {json.dumps(message.to_json())}; the function app "
+                  "renews every due subscription (see `status`).")  # fmt: skip
+        return EXIT_OK
     with out.status("Renewing subscriptions..."):
         report = await operator.renew_now(services)
     out.print(render.renewal_table(report))
     if report.failed or report.needs_consent:
         error(f"{report.failed} failed, {report.needs_consent} need admin consent")
         return EXIT_FAILED
+    return EXIT_OK
+
+
+async def cmd_clients(services: Services, args: argparse.Namespace, out: Console) -> int:
+    if args.action == "grant":
+        client = await api_clients.grant(
+            services, args.client, args.tenants, all_tenants=args.all_tenants, note=args.note
+        )
+        out.print(f"{client.client_id}: {_scope(client)}")
+        return EXIT_OK
+    if args.action == "revoke":
+        left = await api_clients.revoke(services, args.client, args.tenants)
+        out.print(f"{args.client}: {_scope(left) if left else 'removed'}")
+        return EXIT_OK
+    registered = await api_clients.list_clients(services)
+    if args.json:
+        _json([c.model_dump(mode="json") for c in registered])
+        return EXIT_OK
+    table = Table(title=f"{len(registered)} API client(s)")
+    for column in ("Client app id", "Tenants", "Note"):
+        table.add_column(column)
+    for c in registered:
+        table.add_row(render.text(c.client_id), render.text(_scope(c)), render.text(c.note))
+    out.print(table)
+    return EXIT_OK
+
+
+def _scope(client: ApiClient) -> str:
+    if client.all_tenants:
+        return "all tenants"
+    return ", ".join(client.tenants) or "no tenants"
+
+
+async def cmd_reconcile(services: Services, args: argparse.Namespace, out: Console) -> int:
+    if args.here:
+        report = await reconcile_all(services, force=True)
+        out.print(f"Queued syncs of {report.enqueued} of {report.rooms} room(s); "
+                  f"{report.ensured} subscription(s) to (re)create.")  # fmt: skip
+        return EXIT_OK
+    message = await run_now.request_run_now(services, "reconcileAll")
+    out.print(f"Queued on lifecycle: {json.dumps(message.to_json())}; the function app "
+              "syncs every room (see `status`).")  # fmt: skip
     return EXIT_OK
 
 
@@ -177,6 +226,7 @@ async def cmd_offboard(services: Services, args: argparse.Namespace, out: Consol
 
 
 COMMANDS: dict[str, Command] = {
+    "clients": cmd_clients,
     "events": cmd_events,
     "offboard": cmd_offboard,
     "tenants": cmd_tenants,
@@ -185,6 +235,7 @@ COMMANDS: dict[str, Command] = {
     "resync": cmd_resync,
     "poison": cmd_poison,
     "subscriptions": cmd_subscriptions,
+    "reconcile": cmd_reconcile,
 }
 
 

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m bookker_sync",
         description="Operate Bookker Sync: tenants, room onboarding, status, resync, "
-        "poison queues, subscription renewal.",
+        "forced reconcile, poison queues, subscription renewal, API clients.",
         epilog="Exit codes: 0 done, 1 failed, 2 bad command line.",
     )
     p.add_argument("--settings", metavar="FILE", help="local.settings.json to read Values from")
@@ -100,14 +100,50 @@ def build_parser() -> argparse.ArgumentParser:
     subs = sub.add_parser("subscriptions", help="Graph subscriptions")
     subs_actions = subs.add_subparsers(dest="action", required=True, parser_class=_Parser)
     renew = subs_actions.add_parser("renew", help="show due subscriptions; --now renews them")
-    renew.add_argument("--now", action="store_true", help="renew / recreate now, here")
+    renew.add_argument(
+        "--now", action="store_true",
+        help="renew / recreate every due subscription now, ignoring back-off: queued for "
+        "the function app (queue lifecycle, kind renewAll)",
+    )  # fmt: skip
+    renew.add_argument(
+        "--here", action="store_true", help="with --now: do it in this process and report"
+    )
+
+    reconcile = sub.add_parser(
+        "reconcile", help="sync every room of every bidirectional tenant now, whatever its age"
+    )
+    reconcile.add_argument(
+        "--here", action="store_true",
+        help="queue the room syncs from this process instead of asking the function app "
+        "(queue lifecycle, kind reconcileAll)",
+    )  # fmt: skip
+
+    clients = sub.add_parser(
+        "clients", help="API clients (API_AUTH=entra): which tenants each client app may use"
+    )
+    client_actions = clients.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    clist = client_actions.add_parser("list", help="registered client apps and their tenants")
+    clist.add_argument("--json", action="store_true")
+    grant = client_actions.add_parser("grant", help="let a client app act for tenants")
+    grant.add_argument("client", help="the client app's application (client) id: azp")
+    grant.add_argument("tenants", nargs="*", metavar="TENANT", help="Bookker tenant ids")
+    grant.add_argument("--all-tenants", action="store_true", help="every tenant (the backend)")
+    grant.add_argument("--note", default="", help="who this client is")
+    revoke = client_actions.add_parser("revoke", help="take tenants (or everything) away")
+    revoke.add_argument("client")
+    revoke.add_argument("tenants", nargs="*", metavar="TENANT", help="default: the whole client")
     return p
 
 
 def _check(args: argparse.Namespace) -> None:
     """Input errors argparse can't see, found before settings or storage are touched."""
+    granting = args.command == "clients" and args.action == "grant"
+    if granting and not args.tenants and not args.all_tenants:
+        raise UsageError("clients grant needs tenant ids or --all-tenants")
     if args.command == "onboard" and not args.discover_rooms:
         raise UsageError("onboard needs --discover-rooms (the only way to find rooms so far)")
+    if args.command == "subscriptions" and args.here and not args.now:
+        raise UsageError("--here goes with --now")
     if args.command == "offboard" and args.confirm != args.tenant:
         raise UsageError(f"offboarding erases everything: confirm with --confirm {args.tenant}")
     if args.command == "poison":

@@ -9,6 +9,14 @@ items in another order, converges to the same state (tests/unit/test_reconcile*.
 ``reconcile_organizer_view`` is the second, equally pure step for the one case a room
 copy can't settle alone: a Bookker-made booking whose room copy vanished (cancelled by
 the organizer, or declined by the room?) is judged on the organizer's event.
+
+Arbitration (bidirectional mode): the room mailbox's answer decides who holds the room.
+A Bookker booking whose room copy has not been seen yet is *awaiting* the room's
+answer: it is no conflict for an event the room accepted. The room (AllowConflicts
+off) holds one meeting per slot, so an accepted Outlook event overlapping an awaiting
+Bookker booking means the room took the Outlook event first: it is accepted and the
+Bookker booking is declined with that reason. Whichever request reaches the room
+first wins, and exactly one does (tests/unit/test_reconcile_arbitration.py).
 """
 
 from __future__ import annotations
@@ -139,6 +147,15 @@ class CancelOrganizerEvent:
 
 
 @dataclass(frozen=True)
+class RefreshSubject:
+    """Read the organizer's event for its subject (the room's copy shows the
+    organizer's name instead, under Exchange's DeleteSubject default), then store what
+    ``organizer_subject`` says."""
+
+    booking_id: str
+
+
+@dataclass(frozen=True)
 class InspectOrganizer:
     """Read the organizer's event, then call reconcile_organizer_view."""
 
@@ -148,7 +165,7 @@ class InspectOrganizer:
 Action = (
     Ignore | RecordCopy | AcceptOutlookBooking | DeclineRoomEvent | MarkDeclined
     | UpdateBooking | RevertOrganizerEvent | CancelBooking | InspectOrganizer | LocateRoomCopy
-    | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent
+    | Reconfirm | DeclineRoomCopy | CancelOrganizerEvent | RefreshSubject
 )  # fmt: skip
 
 
@@ -170,9 +187,14 @@ class RoomContext:
     holds: Sequence[tuple[datetime, datetime]] = ()
 
 
+PRIVATE_SUBJECT = "Private meeting"  # a private meeting's subject is never stored or shown
 CANCELLED_IN_OUTLOOK = "Cancelled in Outlook"
 CANCELLED_IN_BOOKKER = "Cancelled in Bookker"
 IN_FLIGHT = Ignore("a Bookker booking for this slot is being created")
+ROOM_TOOK_ANOTHER = (
+    "The room declined the booking: it had already accepted another meeting "
+    "from {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC."
+)
 _DECLINED_BY = "Declined by Bookker: "
 _INVALID_TIMES = "The event has no valid start and end."
 
@@ -215,15 +237,22 @@ def _new_in_outlook(remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
         return [DeclineRoomEvent(remote.id, _INVALID_TIMES)]
     if Mailbox.parse(remote.organizer_email) == Mailbox(ctx.room_mailbox):
         return [Ignore("organized by the room itself")]
-    if (remote.start, remote.end) in set(ctx.holds):
+    if any(s < remote.end and remote.start < e for s, e in ctx.holds):
+        # Bookker is creating a booking on this slot right now: this may be its room
+        # copy, or a meeting the room accepted before it. Judged once it is stored.
         return [IN_FLIGHT]
     violations = judge(remote, ctx, ignore_id=None)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
-    # Accepting costs no Graph write: the room already holds the event. (No extension
+    # Accepting writes nothing to Graph: the room already holds the event. (No extension
     # is put on the room copy: nothing reads it; the copy is matched by its stored id
-    # and iCalUId, and the booking id is derived from the room event id.)
-    return [AcceptOutlookBooking(_booking_from(remote, ctx), remote)]
+    # and iCalUId, and the booking id is derived from the room event id.) The subject is
+    # read once from the organizer's event (the room's copy shows the organizer's name).
+    booking = _booking_from(remote, ctx)
+    return [
+        *_displaced(ctx, remote, None),
+        AcceptOutlookBooking(booking, remote), RefreshSubject(booking.id),
+    ]  # fmt: skip
 
 
 def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
@@ -241,8 +270,14 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
         return [Ignore("echo: this version is already stored")]
     if remote.start is None or remote.end is None:
         return [Ignore("no times on the event")]
+    # A new version of a copy seen before: the organizer changed the meeting, maybe its
+    # subject, which the room's copy doesn't show. One read of the organizer's event
+    # per change of the meeting, none per sync (an echo stopped above).
+    refresh: list[Action] = (
+        [RefreshSubject(stored.id)] if stored.outlook.resource_change_key is not None else []
+    )
     if (remote.start, remote.end) == (stored.start, stored.end):
-        return [RecordCopy(stored.id, remote)]
+        return [RecordCopy(stored.id, remote), *refresh]
     if remote.end <= remote.start:  # moved to no valid times: not a booking, put it back
         return [RevertOrganizerEvent(
             stored.id, stored.start, stored.end, remote.start, remote.end,
@@ -254,7 +289,10 @@ def _known(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Actio
             stored.id, stored.start, stored.end, remote.start, remote.end,
             decline_message(violations),
         )]  # fmt: skip
-    return [UpdateBooking(stored.id, remote.start, remote.end, remote)]
+    return [
+        *_displaced(ctx, remote, stored.id),
+        UpdateBooking(stored.id, remote.start, remote.end, remote), *refresh,
+    ]  # fmt: skip
 
 
 def _room_took_it_back(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -> list[Action]:
@@ -263,7 +301,10 @@ def _room_took_it_back(stored: Booking, remote: RemoteEvent, ctx: RoomContext) -
     violations = judge(remote, ctx, ignore_id=stored.id)
     if violations:
         return [DeclineRoomEvent(remote.id, decline_message(violations), tuple(violations))]
-    return [Reconfirm(stored.id, remote.start, remote.end, remote)]
+    return [
+        *_displaced(ctx, remote, stored.id),
+        Reconfirm(stored.id, remote.start, remote.end, remote),
+    ]
 
 
 def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[Violation]:
@@ -279,7 +320,7 @@ def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[
     )  # fmt: skip
     clash = [
         b for b in ctx.space_bookings
-        if b.status is BookingStatus.CONFIRMED and b.id not in ignore
+        if b.status is BookingStatus.CONFIRMED and b.id not in ignore and holds_room(b)
         and b.outlook.resource_event_id != remote.id and b.overlaps(remote.start, remote.end)
     ]  # fmt: skip
     if clash:
@@ -290,6 +331,37 @@ def judge(remote: RemoteEvent, ctx: RoomContext, ignore_id: str | None) -> list[
             f"to {first.end:%H:%M} UTC.",
         ))  # fmt: skip
     return violations
+
+
+def awaiting_room(booking: Booking) -> bool:
+    """A Bookker booking that invited the room whose room copy has not been seen: the
+    room has not accepted it (yet), so it does not hold the room."""
+    ref = booking.outlook
+    return (
+        booking.source is BookingSource.BOOKKER
+        and ref.resource_mailbox is not None
+        and ref.resource_event_id is None
+    )
+
+
+def holds_room(booking: Booking) -> bool:
+    """Does this confirmed booking hold its slot against another meeting? Outlook
+    bookings and Bookker bookings with an accepted room copy do; so do bookings that
+    never asked a room (Bookker's ledger is their only arbiter)."""
+    return not awaiting_room(booking)
+
+
+def _displaced(ctx: RoomContext, remote: RemoteEvent, own_id: str | None) -> list[Action]:
+    """The room accepted ``remote``: the Bookker bookings on its slot still awaiting the
+    room's answer lost the room to it (AllowConflicts off: one meeting per slot)."""
+    if remote.response is not Response.ACCEPTED or remote.start is None or remote.end is None:
+        return []
+    reason = ROOM_TOOK_ANOTHER.format(start=remote.start, end=remote.end)
+    return [
+        MarkDeclined(b.id, reason) for b in ctx.space_bookings
+        if b.id != own_id and b.status is BookingStatus.CONFIRMED and awaiting_room(b)
+        and b.overlaps(remote.start, remote.end)
+    ]  # fmt: skip
 
 
 def decline_message(violations: Sequence[Violation]) -> str:
@@ -306,7 +378,8 @@ def _booking_from(remote: RemoteEvent, ctx: RoomContext) -> Booking:
         user_id=ctx.organizer.id,
         start=remote.start,
         end=remote.end,
-        subject=remote.subject,
+        # the room's copy: the organizer's name (DeleteSubject) until RefreshSubject
+        subject=PRIVATE_SUBJECT if remote.private else remote.subject,
         status=BookingStatus.CONFIRMED,
         source=BookingSource.OUTLOOK,
         series_id=remote.series_master_id,
@@ -341,6 +414,16 @@ def reconcile_organizer_view(
     if room.response is Response.ACCEPTED and not stored.outlook.resource_event_id:
         return [LocateRoomCopy(stored.id)]
     return [Ignore(f"the room's answer is {room.response.value}")]
+
+
+def organizer_subject(stored: Booking, organizer_event: RemoteEvent | None) -> str | None:
+    """The subject to store from the organizer's event (where Exchange keeps the real
+    one), or None to leave it: a private meeting shows as PRIVATE_SUBJECT, never with
+    its own subject."""
+    if organizer_event is None or organizer_event.removed:
+        return None
+    subject = PRIVATE_SUBJECT if organizer_event.private else organizer_event.subject
+    return subject if subject != stored.subject else None
 
 
 # -- Bookker cancels: what Outlook is told ---------------------------------------------

@@ -53,6 +53,9 @@ class RemoteEvent:
     response: Response = Response.NONE
     attendees: tuple[Attendee, ...] = ()
     modified: datetime | None = None  # lastModifiedDateTime
+    # sensitivity private or confidential: its subject and body are not ours to keep
+    # (the graph layer leaves them out of ``subject`` and ``raw``)
+    private: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def attendee(self, email: str) -> Attendee | None:

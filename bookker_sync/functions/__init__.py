@@ -4,6 +4,7 @@ import azure.functions as func
 
 from bookker_sync.functions.api_docs import bp as docs_bp
 from bookker_sync.functions.bookings_api import bp as bookings_bp
+from bookker_sync.functions.consent import bp as consent_bp
 from bookker_sync.functions.events_api import bp as events_bp
 from bookker_sync.functions.health import bp as health_bp
 from bookker_sync.functions.openapi import bp as openapi_bp
@@ -15,6 +16,7 @@ from bookker_sync.functions.webhooks import bp as webhooks_bp
 BLUEPRINTS: list[func.Blueprint] = [
     health_bp,
     bookings_bp,
+    consent_bp,
     events_bp,
     openapi_bp,
     docs_bp,

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
+from bookker_sync.domain.addresses import is_strict_address
 from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules
 from bookker_sync.domain.outlook_fields import Body, OutlookFields, Sensitivity, ShowAs
 from bookker_sync.domain.recurrence import Recurrence
@@ -26,7 +27,9 @@ from bookker_sync.sync.outbound.commands import (
 )
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
-_EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# The OpenAPI shape; _strict_address below is the whole grammar (domain/addresses.py).
+_EMAIL = r"^[^@\s/?#$%]{1,64}@[A-Za-z0-9.\-]{1,189}$"
 MAX_BOOKING_WINDOW_DAYS = 36_500
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
@@ -60,6 +63,18 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("date-time out of range") from None
 
 
+def _strict_address(value: str) -> str:
+    if not is_strict_address(value):
+        raise ValueError(
+            "must be a plain mailbox address such as room-1@contoso.com (letters, digits, "
+            "'.', '_', '+', '-' and \"'\" before the @, a DNS name after it)"
+        )
+    return value
+
+
+Address = Annotated[str, AfterValidator(_strict_address)]
+"""A mailbox address as the API accepts it (no '/', '?', '$', spaces, ...)."""
+
 ApiDatetime = Annotated[datetime, BeforeValidator(_date_time), AfterValidator(_in_utc)]
 """A request time: ISO 8601 with offset, normalised to UTC (as the domain's UtcDatetime)."""
 
@@ -83,10 +98,15 @@ class EventsPut(Model):
 
 
 class TenantPut(Model):
-    graph_tenant_id: str = Field(
-        min_length=1,
-        max_length=64,
-        description="The Microsoft Entra tenant (directory) id whose Outlook this tenant syncs.",
+    graph_tenant_id: str | None = Field(
+        default=None,
+        pattern=_GUID,
+        description=(
+            "The Microsoft Entra tenant (directory) id whose Outlook this tenant syncs, a "
+            "GUID. Normally bound by admin consent (GET /api/tenants/{tenantId}/consent); "
+            "set here only under API_AUTH=none or key, or by a caller with the admin role. "
+            "Left out: the current binding is kept."
+        ),
         examples=["8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c"],
     )
     mode: TenantMode
@@ -117,7 +137,7 @@ class SpacePut(Model):
         description="Shown to people; also the Outlook event's location.",
         examples=["Focus Room 2.14"],
     )
-    resource_email: str | None = Field(
+    resource_email: Address | None = Field(
         default=None,
         pattern=_EMAIL,
         description="The room mailbox in Exchange (needed in bidirectional mode).",
@@ -152,7 +172,7 @@ class SpacePut(Model):
 
 
 class UserPut(Model):
-    email: str = Field(
+    email: Address = Field(
         pattern=_EMAIL,
         description="The user's Outlook mailbox: bookings become events in it.",
         examples=["alice@contoso.com"],

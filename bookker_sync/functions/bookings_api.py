@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
+from bookker_sync.functions.auth import API_LEVEL, ROLE_BOOKINGS, caller, requires
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, parse_body, route_id
 from bookker_sync.functions.observability import observed
@@ -22,12 +23,12 @@ if TYPE_CHECKING:
     from bookker_sync.storage.repositories import BookingRecord
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
-FUNCTION = func.AuthLevel.FUNCTION
 MAX_IDEMPOTENCY_KEY = 200
 
 
-@bp.route(route="tenants/{tenantId}", methods=["PUT", "GET", "DELETE"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}", methods=["PUT", "GET", "DELETE"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import TenantPut
     from bookker_sync.sync.ops import offboarding
@@ -47,15 +48,17 @@ async def put_tenant(req: func.HttpRequest, context: func.Context) -> func.HttpR
             })  # fmt: skip
         body = parse_body(req, TenantPut)
         tenant, created = await config.put_tenant(
-            services(), tenant_id, body.to_command(), body.events_change()
-        )
+            services(), tenant_id, body.to_command(), body.events_change(),
+            may_bind=caller().may_bind,
+        )  # fmt: skip
         return json_response(await config.tenant_view(services(), tenant), 201 if created else 200)
 
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/spaces", methods=["GET"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/spaces", methods=["GET"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def spaces_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.sync.outbound import tenants as config
 
@@ -69,9 +72,10 @@ async def spaces_collection(req: func.HttpRequest, context: func.Context) -> fun
 @bp.route(
     route="tenants/{tenantId}/spaces/{spaceId}",
     methods=["PUT", "GET", "DELETE"],
-    auth_level=FUNCTION,
+    auth_level=API_LEVEL,
 )
 @observed
+@requires(ROLE_BOOKINGS)
 async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import SpacePut
     from bookker_sync.sync.outbound import spaces
@@ -95,8 +99,9 @@ async def put_space(req: func.HttpRequest, context: func.Context) -> func.HttpRe
     return await handle(work)
 
 
-@bp.route(route="tenants/{tenantId}/users", methods=["GET"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/users", methods=["GET"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def users_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.sync.outbound import tenants as config
 
@@ -108,9 +113,12 @@ async def users_collection(req: func.HttpRequest, context: func.Context) -> func
 
 
 @bp.route(
-    route="tenants/{tenantId}/users/{userId}", methods=["PUT", "GET", "DELETE"], auth_level=FUNCTION
+    route="tenants/{tenantId}/users/{userId}",
+    methods=["PUT", "GET", "DELETE"],
+    auth_level=API_LEVEL,
 )
 @observed
+@requires(ROLE_BOOKINGS)
 async def put_user(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import UserPut
     from bookker_sync.sync.outbound import tenants as config
@@ -140,8 +148,9 @@ def _flag(req: func.HttpRequest, name: str) -> bool:
     return raw == "true"
 
 
-@bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=FUNCTION)
+@bp.route(route="tenants/{tenantId}/bookings", methods=["POST", "GET"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def bookings_collection(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import BookingCreate
     from bookker_sync.sync.outbound import bookings
@@ -200,9 +209,10 @@ def _time_param(req: func.HttpRequest, name: str) -> datetime | None:
 @bp.route(
     route="tenants/{tenantId}/bookings/{bookingId}",
     methods=["GET", "PATCH", "DELETE"],
-    auth_level=FUNCTION,
+    auth_level=API_LEVEL,
 )
 @observed
+@requires(ROLE_BOOKINGS)
 async def booking_item(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import BookingPatch
     from bookker_sync.sync.outbound import bookings
@@ -229,9 +239,10 @@ async def booking_item(req: func.HttpRequest, context: func.Context) -> func.Htt
 
 
 @bp.route(
-    route="tenants/{tenantId}/bookings/{bookingId}/release", methods=["POST"], auth_level=FUNCTION
+    route="tenants/{tenantId}/bookings/{bookingId}/release", methods=["POST"], auth_level=API_LEVEL
 )
 @observed
+@requires(ROLE_BOOKINGS)
 async def release_booking(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.functions.api_models import ReleaseRequest
     from bookker_sync.sync.outbound import bookings

@@ -10,6 +10,7 @@ import logging
 
 import azure.functions as func
 
+from bookker_sync.functions.auth import API_LEVEL, ROLE_BOOKINGS, requires
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.http_helpers import handle, route_id
 from bookker_sync.functions.observability import observed
@@ -25,8 +26,9 @@ DELIVERY_SCHEDULE = "0 * * * * *"
 PURGE_SCHEDULE = "0 30 3 * * *"
 
 
-@bp.route(route="tenants/{tenantId}/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="tenants/{tenantId}/events", methods=["GET"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_BOOKINGS)
 async def events_feed(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     from bookker_sync.sync.events.feed import parse_limit, read_feed
 

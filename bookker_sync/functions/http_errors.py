@@ -8,6 +8,7 @@ from bookker_sync.sync.errors import (
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
+    IdempotencyKeyReusedError,
     MailboxNotFoundError,
     NotFoundAppError,
     RuleViolationError,
@@ -27,6 +28,7 @@ _BY_TYPE: tuple[tuple[type[AppError], int, str], ...] = (
     (ConflictAppError, 409, "Conflict"),
     (MailboxNotFoundError, 422, "MailboxNotFound"),
     (RuleViolationError, 422, "RuleViolation"),
+    (IdempotencyKeyReusedError, 422, "IdempotencyKeyReused"),
 )
 
 

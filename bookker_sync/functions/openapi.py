@@ -289,6 +289,13 @@ def _list_schemas() -> dict[str, Any]:
                 "value": value,
             },
         },
+        "ConsentLink": {
+            "title": "ConsentLink",
+            "description": "Where to send the customer's administrator for admin consent.",
+            "type": "object",
+            "required": ["consentUrl"],
+            "properties": {"consentUrl": {"type": "string", "format": "uri"}},
+        },
         # POST /bookings answers one Booking, or a BookingSeries for a recurrence.
         "BookingOrSeries": {
             "title": "BookingOrSeries",
@@ -321,7 +328,7 @@ def _error_responses() -> dict[str, Any]:
 
 
 _BY_STATUS = {status: name for name, (status, *_) in ERRORS.items()}
-_ALWAYS = (500, 503)  # any operation: an unexpected error, storage unavailable
+_ALWAYS = (401, 500, 503)  # any operation: no credential, unexpected error, storage down
 
 
 def _operation(op_id: str, ok: dict[str, Any], *errors: int, **more: Any) -> dict[str, Any]:
@@ -365,7 +372,8 @@ def _paths() -> dict[str, Any]:
     booking = _id("bookingId", "The booking.", "b-7c9e6679")
     key = _param("Idempotency-Key", "header",
                  "Makes a retried POST safe: the same key answers the first result (200) "
-                 "instead of booking twice. x-ms-client-request-id is read too.",
+                 "instead of booking twice; the same key with a different request answers "
+                 "422 IdempotencyKeyReused. x-ms-client-request-id is read too.",
                  "3f1c2b7e-retry-1", maxLength=MAX_IDEMPOTENCY_KEY)  # fmt: skip
     put_ok = {"200": {"description": "Replaced."}, "201": {"description": "Created."}}
     when = "2031-03-04T10:00:00Z"
@@ -383,9 +391,18 @@ def _paths() -> dict[str, Any]:
     space = _id("spaceId", "The space.", "focus-214")
     user = _id("userId", "The user.", "alice")
     return {
+        "/tenants/{tenantId}/consent": {"get": _operation(
+            "getConsentLink",
+            {"302": {
+                "description": "To Entra ID's admin consent page (Location, and consentUrl).",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": _ref("ConsentLink")}},
+            }},
+            403, 404, parameters=[tenant],
+        )},
         "/tenants/{tenantId}": {
             "put": _operation(
-                "putTenant", put_ok, 400, parameters=[tenant],
+                "putTenant", put_ok, 400, 403, 409, parameters=[tenant],
                 requestBody=_body("TenantPut", {
                     "graphTenantId": "8f2c1a4e-5b6d-4c3e-9a7f-1d2e3f4a5b6c",
                     "mode": "bidirectional", "displayName": "Contoso",
@@ -419,7 +436,7 @@ def _paths() -> dict[str, Any]:
             ],
         )},
         "/tenants/{tenantId}/spaces/{spaceId}": {"put": _operation(
-            "putSpace", put_ok, 400, 404, 422,
+            "putSpace", put_ok, 400, 403, 404, 409, 422,
             parameters=[tenant, space],
             requestBody=_body("SpacePut", {
                 "name": "Focus Room 2.14", "resourceEmail": "focus-2.14@contoso.com",
@@ -507,15 +524,21 @@ def openapi_document() -> dict[str, Any]:
             },
             "responses": _error_responses(),
             "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "API_AUTH=entra: an Entra ID access token for the API.",
+                },
                 "functionKey": {
                     "type": "apiKey",
                     "in": "header",
                     "name": "x-functions-key",
                     "description": "The Function App's function (or host) key.",
-                }
+                },
             },
         },
-        "security": [{"functionKey": []}],
+        "security": [{"bearer": []}, {"functionKey": []}],
         "paths": _paths(),
     }
 

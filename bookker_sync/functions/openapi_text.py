@@ -9,9 +9,12 @@ API_DESCRIPTION: Final = """\
 Bookker's rooms, desks and bookings, kept in step with the tenant's Outlook calendars
 through Microsoft Graph.
 
-**Keys.** Every operation needs the Function App's function key, in the
-`x-functions-key` header (or a `code` query parameter). Without it the Functions host
-answers 401 with an empty body.
+**Authentication** depends on the deployment's `API_AUTH`: `entra` (Azure's default) takes
+an Entra ID bearer token (`Authorization: Bearer ...`) whose app roles allow the operation
+(`Bookings.ReadWrite` for these operations) and whose client app was given the tenant;
+`key` takes the Function App's function key in the `x-functions-key` header (or a `code`
+query parameter); `none` (local stacks only) takes anything. No or an invalid credential:
+401; a role or tenant the credential lacks: 403.
 
 **Times** are ISO 8601 date-times with an offset (`2031-03-04T10:00:00+01:00`); they
 are stored and answered in UTC.
@@ -24,6 +27,17 @@ or a 403 the broken rules sit beside it in `"errors": [{{"rule", "message"}}]`; 
 
 OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
     # operationId: (tag, summary, description)
+    "getConsentLink": (
+        "Configuration",
+        "The admin-consent link of a tenant",
+        (
+            "302 to Microsoft Entra ID's admin consent page, with a signed `state` naming this "
+            "tenant that expires after 24 hours; the body carries the same URL as "
+            "`consentUrl`. Send it to the customer's administrator only: when they consent, "
+            "Entra ID sends them to /api/consent/callback, which binds their directory to "
+            "this tenant."
+        ),
+    ),
     "putTenant": (
         "Configuration",
         "Create or replace a tenant",
@@ -31,7 +45,11 @@ OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
             "Registers a Bookker tenant and the Microsoft Entra tenant whose Outlook it syncs "
             "with. `mode` chooses the direction: `unidirectional` writes Bookker's bookings "
             "into the users' calendars; `bidirectional` books the room mailboxes too and takes "
-            "bookings made in Outlook into Bookker. 201 when new, 200 when replaced."
+            "bookings made in Outlook into Bookker. 201 when new, 200 when replaced. "
+            "`graphTenantId` (a GUID) is normally bound by admin consent (getConsentLink); "
+            "set here only where the deployment allows it (403 otherwise), and left out it "
+            "keeps the bound directory. 409 when a room of the tenant belongs to another "
+            "tenant in the new directory."
         ),
     ),
     "putSpace": (
@@ -41,7 +59,9 @@ OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
             "A room or desk of the tenant, with its booking rules. In bidirectional mode "
             "`resourceEmail` names its room mailbox, to which the app subscribes for changes "
             "made in Outlook; it must exist (422 MailboxNotFound otherwise, checked through "
-            "Graph). 201 when new, 200 when replaced; 404 for an unknown tenant."
+            "Graph). 201 when new, 200 when replaced; 404 for an unknown tenant; 409 when "
+            "the room mailbox already belongs to another tenant (a room of a directory is "
+            "synced by one tenant only) or to another space of this tenant."
         ),
     ),
     "putUser": (
@@ -147,12 +167,17 @@ ERRORS: Final[dict[str, tuple[int, str, str, str]]] = {
     "BadRequest": (400, "BadRequest", "Malformed request: not JSON, a missing, unknown or "
                    "invalid field, or a bad id in the path.",
                    "invalid request: end: Field required"),
-    "Forbidden": (403, "Forbidden", "The user may not book this space (its allowedGroups).",
+    "Unauthorized": (401, "Unauthorized", "No credential, or one that is not valid for "
+                     "this API (API_AUTH=entra; under key the host answers an empty 401).",
+                     "credentials required"),
+    "Forbidden": (403, "Forbidden", "The user may not book this space (its allowedGroups), or "
+                  "the credential lacks the role or the tenant.",
                   "the user may not book this space"),
     "NotFound": (404, "NotFound", "Unknown tenant, space, user or booking.",
                  "tenant contoso not found"),
-    "Conflict": (409, "Conflict", "Overlaps a confirmed booking of the space, or the booking "
-                 "is not in a state that allows this.", "booking b-7c9e6679 is cancelled"),
+    "Conflict": (409, "Conflict", "Overlaps a confirmed booking of the space, the booking "
+                 "is not in a state that allows this, or the room mailbox belongs to another "
+                 "tenant.", "booking b-7c9e6679 is cancelled"),
     "PayloadTooLarge": (413, "PayloadTooLarge", "The request body is larger than the limit.",
                         "body larger than 262144 bytes"),
     "RuleViolations": (422, "RuleViolation", "Breaks the space's or the user's rules: "

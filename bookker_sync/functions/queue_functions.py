@@ -95,12 +95,16 @@ async def _sync_one(message: MailboxSyncMessage) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name=LIFECYCLE_QUEUE, connection="AzureWebJobsStorage")
 @observed
 async def process_lifecycle_fn(msg: func.QueueMessage, context: func.Context) -> None:
-    from bookker_sync.sync.messages import BadMessage, LifecycleMessage, parse_message
+    from bookker_sync.sync.messages import BadMessage, RunNowMessage, parse_lifecycle
+    from bookker_sync.sync.ops.run_now import run_now
     from bookker_sync.sync.subscriptions import lifecycle
 
     try:
-        message = parse_message(LifecycleMessage, msg.get_body())
+        message = parse_lifecycle(msg.get_body())
     except BadMessage as exc:
         await to_poison(LIFECYCLE_QUEUE, msg, str(exc))
+        return
+    if isinstance(message, RunNowMessage):
+        await run_now(services(), message)
         return
     await lifecycle.process(services(), message)

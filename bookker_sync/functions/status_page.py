@@ -1,4 +1,5 @@
-"""GET /api/status: the read-only operator status page (HTML, function key).
+"""GET /api/status: the read-only operator status page (HTML; the read-only role, or a
+function key under API_AUTH=key).
 
 Per tenant and room: in sync / lagging / failing, subscription expiry, last changes,
 recent declines with reasons, and the sync lag of the last 24 h. ``?tenant=ID``
@@ -11,6 +12,7 @@ import logging
 
 import azure.functions as func
 
+from bookker_sync.functions.auth import API_LEVEL, ROLE_READ, requires
 from bookker_sync.functions.deps import services
 from bookker_sync.functions.observability import observed
 from bookker_sync.settings import SettingsError
@@ -38,8 +40,9 @@ def _html(body: str, status: int = 200) -> func.HttpResponse:
     )
 
 
-@bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="status", methods=["GET"], auth_level=API_LEVEL)
 @observed
+@requires(ROLE_READ, tenant_param="query")
 async def status_page(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     # Imported here, not at start-up (functions/deps.py): the page is rarely asked for.
     from bookker_sync.functions.status_html import error_page, render

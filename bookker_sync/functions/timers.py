@@ -1,9 +1,14 @@
-"""Timer functions: thin wrappers over sync/renewal and sync/reconcile_all."""
+"""Timer functions: thin wrappers over sync/renewal and sync/reconcile_all.
+
+They do what their schedule says and take no input from the timer argument: the real
+host gives a timer no input (its admin endpoint just runs it). An operator's forced
+run goes through queue ``lifecycle`` (sync/ops/run_now.py). ``reconcile_all`` reads
+its schedule status (Last / Next, which the real host passes too) to know its period.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import azure.functions as func
 
@@ -13,19 +18,13 @@ from bookker_sync.functions.observability import observed
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
-def _input(timer: func.TimerRequest) -> dict[str, Any]:
-    """Input given through POST /admin/functions/{name} (e.g. {"force": true})."""
-    given = getattr(timer, "input", None)
-    return given if isinstance(given, dict) else {}
-
-
 @bp.function_name("renew_subscriptions")
 @bp.timer_trigger(schedule="%RENEW_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @observed
 async def renew_subscriptions_fn(timer: func.TimerRequest, context: func.Context) -> None:
     from bookker_sync.sync.subscriptions.renewal import renew_due  # lazily: functions/deps.py
 
-    await renew_due(services(), force=bool(_input(timer).get("force")))
+    await renew_due(services())
 
 
 def _period(timer: func.TimerRequest) -> timedelta | None:
@@ -49,6 +48,4 @@ def _period(timer: func.TimerRequest) -> timedelta | None:
 async def reconcile_all_fn(timer: func.TimerRequest, context: func.Context) -> None:
     from bookker_sync.sync.subscriptions.reconcile_timer import reconcile_all  # lazily
 
-    await reconcile_all(
-        services(), force=bool(_input(timer).get("force")), timer_period=_period(timer)
-    )
+    await reconcile_all(services(), timer_period=_period(timer))

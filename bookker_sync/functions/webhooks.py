@@ -17,6 +17,9 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ITEMS = 1000
 ACK_BUDGET_SECONDS = 2.0  # for authentication + enqueue; Graph's limit is 3 s
+# Graph's tokens are about 130 characters ("Validation: Testing client application
+# reachability for subscription Request-Id: <guid>"); a longer one is no handshake.
+MAX_VALIDATION_TOKEN_CHARS = 1024
 
 
 def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
@@ -25,13 +28,25 @@ def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
     if "validationToken" not in req.params:
         return None
     token = req.params["validationToken"]  # already URL-decoded by the runtime
+    if len(token) > MAX_VALIDATION_TOKEN_CHARS:
+        return error_response(400, "BadRequest", "validationToken too long")
     return func.HttpResponse(
         token, status_code=200, mimetype="text/plain", charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff"},
     )  # fmt: skip
 
 
+def _declared_too_large(req: func.HttpRequest) -> bool:
+    """Content-Length past the limit: refused before the body is touched. (The host has
+    read it already, up to its own limit: FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, see
+    docs/deploy.md.)"""
+    declared = req.headers.get("content-length") or ""
+    return declared.isdigit() and int(declared) > MAX_BODY_BYTES
+
+
 def _items(req: func.HttpRequest) -> list[object] | func.HttpResponse:
+    if _declared_too_large(req):
+        return error_response(413, "PayloadTooLarge", "notification batch too large")
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
         return error_response(413, "PayloadTooLarge", "notification batch too large")

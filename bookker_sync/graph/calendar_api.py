@@ -100,28 +100,37 @@ class CalendarApi:
         return GraphEvent(found[0]) if found else None
 
     async def update_event(
-        self, mailbox: str, event_id: str, patch: JsonObject
+        self, mailbox: str, event_id: str, patch: JsonObject, *, if_match: str | None = None
     ) -> GraphEvent | None:
-        """PATCH; the updated event, or None if Graph answered without a body."""
+        """PATCH; the updated event, or None if Graph answered without a body.
+
+        ``if_match``: the changeKey the caller judged. If the event changed since,
+        GraphChangedError (412) and nothing is written."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
         info = request(Method.PATCH, rb.url_template, rb.path_parameters)
-        updated = await self._t.send(mailbox, info, patch, {"Prefer": PREFER})
+        updated = await self._t.send(mailbox, info, patch, _headers(if_match))
         return GraphEvent(updated) if updated else None
 
-    async def delete_event(self, mailbox: str, event_id: str) -> None:
-        """Delete; already gone counts as done (idempotent)."""
+    async def delete_event(
+        self, mailbox: str, event_id: str, *, if_match: str | None = None
+    ) -> None:
+        """Delete; already gone counts as done (idempotent). ``if_match`` as above."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id)
+        info = rb.to_delete_request_information()
         try:
-            await self._t.send(mailbox, rb.to_delete_request_information())
+            await self._t.send(mailbox, info, headers=_conditional(if_match))
         except GraphNotFoundError:
             return
 
-    async def cancel_event(self, mailbox: str, event_id: str, comment: str) -> None:
-        """Organizer cancels a meeting: attendees (the room) get the cancellation."""
+    async def cancel_event(
+        self, mailbox: str, event_id: str, comment: str, *, if_match: str | None = None
+    ) -> None:
+        """Organizer cancels a meeting: attendees (the room) get the cancellation.
+        ``if_match`` as above."""
         rb = self._users.by_user_id(mailbox).events.by_event_id(event_id).cancel
         info = request(Method.POST, rb.url_template, rb.path_parameters)
         try:
-            await self._t.send(mailbox, info, {"comment": comment})
+            await self._t.send(mailbox, info, {"comment": comment}, _conditional(if_match))
         except GraphNotFoundError:
             return
 
@@ -224,3 +233,13 @@ class CalendarApi:
         while page.next_link:
             page = await self.delta_page(mailbox, link=page.next_link)
             yield page
+
+
+def _conditional(change_key: str | None) -> dict[str, str]:
+    """If-Match on the version a decision was made on: Graph refuses the write (412)
+    when the event changed since. The ETag of an event is W/"<changeKey>"."""
+    return {"If-Match": f'W/"{change_key}"'} if change_key else {}
+
+
+def _headers(if_match: str | None) -> dict[str, str]:
+    return {"Prefer": PREFER, **_conditional(if_match)}

@@ -28,7 +28,7 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
-from bookker_sync.settings import GraphSettings
+from bookker_sync.settings import GraphSettings, certificate_bytes
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _PUBLIC_AUTHORITY = "login.microsoftonline.com"
@@ -46,6 +46,11 @@ def build_credential(settings: GraphSettings, graph_tenant_id: str) -> AsyncToke
     if settings.ca_bundle:
         common["connection_verify"] = settings.ca_bundle
     if settings.credential == "certificate":
+        if settings.certificate:  # the PEM itself (Flex Consumption: no file for it)
+            return CertificateCredential(
+                graph_tenant_id, settings.client_id,
+                certificate_data=certificate_bytes(settings.certificate), **common,
+            )  # fmt: skip
         return CertificateCredential(
             graph_tenant_id, settings.client_id, settings.certificate_path, **common
         )

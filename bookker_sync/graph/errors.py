@@ -25,6 +25,12 @@ class GraphNotFoundError(GraphError):
     """404: the event / subscription / mailbox does not exist (any more)."""
 
 
+class GraphChangedError(GraphError):
+    """412 (If-Match on a changeKey that is no longer current) or 409
+    ErrorIrresolvableConflict: the item changed since it was read. Re-read and judge
+    again; never write over it."""
+
+
 class SyncStateNotFoundError(GraphError):
     """410 SyncStateNotFound: the delta token was evicted; a full resync is needed."""
 

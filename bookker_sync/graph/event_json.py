@@ -179,11 +179,13 @@ def parse_event(event: GraphEvent | EventJson) -> RemoteEvent:
     fields = event.fields
     organizer = (fields.get("organizer") or {}).get("emailAddress") or {}
     response = (fields.get("responseStatus") or {}).get("response") or "none"
+    private = str(fields.get("sensitivity") or "").lower() in PRIVATE_SENSITIVITIES
     return RemoteEvent(
         id=event.id,
         i_cal_uid=event.i_cal_uid,
         change_key=event.change_key,
-        subject=str(fields.get("subject") or ""),
+        subject="" if private else str(fields.get("subject") or ""),
+        private=private,
         start=event.start,
         end=event.end,
         organizer_email=(organizer.get("address") or None),
@@ -193,8 +195,19 @@ def parse_event(event: GraphEvent | EventJson) -> RemoteEvent:
         response=_enum(Response, response, Response.NONE),
         attendees=tuple(_attendee(a) for a in event.attendees),
         modified=event.modified,
-        raw=event.raw,
+        raw=_without_private_text(event.raw) if private else event.raw,
     )
+
+
+# Graph's event.sensitivity values that hide a meeting's content from others
+# (learn.microsoft.com/graph/api/resources/event: normal, personal, private, confidential).
+PRIVATE_SENSITIVITIES = ("private", "confidential")
+_PRIVATE_TEXT = ("subject", "body", "bodyPreview", "uniqueBody")
+
+
+def _without_private_text(raw: EventJson) -> EventJson:
+    """A private meeting's JSON as we may store it: no subject, no body."""
+    return {k: v for k, v in raw.items() if k not in _PRIVATE_TEXT}
 
 
 def _attendee(data: AttendeeJson) -> Attendee:

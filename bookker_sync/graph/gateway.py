@@ -8,6 +8,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.client import build_credential, build_graph_client
+from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.places import PlacesApi
 from bookker_sync.graph.subscriptions import SubscriptionsApi
 from bookker_sync.graph.transport import GraphStats, GraphTransport
@@ -21,6 +22,11 @@ class GraphGateway:
         self._credentials: dict[tuple[int, str], AsyncTokenCredential] = {}
 
     def transport(self, graph_tenant_id: str) -> GraphTransport:
+        if not graph_tenant_id:
+            # A Bookker tenant whose directory isn't bound yet: like a missing consent.
+            raise GraphError(
+                403, "DirectoryNotBound", "no Microsoft 365 directory bound: admin consent needed"
+            )
         key = (id(asyncio.get_running_loop()), graph_tenant_id)
         found = self._transports.get(key)
         if found is None:

@@ -73,6 +73,7 @@ class EventFields(TypedDict, total=False):
     transactionId: str
     lastModifiedDateTime: str
     extensions: list[ExtensionJson]
+    sensitivity: str  # normal | personal | private | confidential
 
 
 class RemovedJson(TypedDict, total=False):

@@ -27,6 +27,7 @@ from msgraph.graph_service_client import GraphServiceClient
 
 from bookker_sync import telemetry
 from bookker_sync.graph.errors import (
+    GraphChangedError,
     GraphError,
     GraphNotFoundError,
     GraphThrottledError,
@@ -136,6 +137,8 @@ def _to_graph_error(exc: APIError) -> GraphError:
         return SyncStateNotFoundError(status, code, message)
     if status == 404:
         return GraphNotFoundError(status, code, message)
+    if status == 412 or (status == 409 and code.lower() == "errorirresolvableconflict"):
+        return GraphChangedError(status, code, message)
     if status == 429:
         return GraphThrottledError(status, code, message, _retry_after(exc.response_headers))
     if status >= 500 or status == 0:

@@ -25,6 +25,8 @@ SUBSCRIPTIONS_TABLE = "subscriptions"
 SUBSCRIPTION_IDS_TABLE = "subscriptionids"
 DECLINES_TABLE = "declines"
 INTENTS_TABLE = "intents"
+ROOM_CLAIMS_TABLE = "roomclaims"
+API_CLIENTS_TABLE = "apiclients"
 WRITE_BUDGET_TABLE = "writebudget"
 EVENTS_TABLE = "events"  # storage/event_log.py
 EVENT_PUSH_TABLE = "eventpush"
@@ -41,6 +43,8 @@ APP_TABLES = (
     SUBSCRIPTION_IDS_TABLE,
     DECLINES_TABLE,
     INTENTS_TABLE,
+    ROOM_CLAIMS_TABLE,
+    API_CLIENTS_TABLE,
     WRITE_BUDGET_TABLE,
     EVENTS_TABLE,
     EVENT_PUSH_TABLE,
@@ -48,6 +52,10 @@ APP_TABLES = (
 )
 PUSH_ROW = "push"
 TENANT_PARTITION = "tenant"
+API_CLIENT_PARTITION = "client"
+# The subscriptionids table's one non-subscription entity: bumped on every subscription
+# create/delete so webhook instances drop cached lookups (ids are GUIDs: no clash).
+GENERATION_KEY = ("generation", "g")
 
 
 class BookingRecord(BaseModel):
@@ -58,6 +66,9 @@ class BookingRecord(BaseModel):
     booking: Booking
     organizer_event: EventJson | None = Field(default=None, alias="organizerEvent")
     resource_event: EventJson | None = Field(default=None, alias="resourceEvent")
+    # A fingerprint of the API request that created it under an Idempotency-Key: the
+    # same key with another request is refused, not answered with this booking.
+    request_hash: str | None = Field(default=None, alias="requestHash")
     # When an Outlook copy was last written or read back (the booking's "sync" state).
     synced_at: datetime | None = Field(default=None, alias="syncedAt")
     # Why Outlook could not be told (a refused write), until a later write succeeds.
@@ -92,9 +103,6 @@ class MailboxState(BaseModel):
     failing_since: datetime | None = None  # first failed run since the last good one
     full_resyncs: int = 0
     lag_samples: list[tuple[datetime, float]] = Field(default_factory=list)
-    # Room events ignored while a Bookker creation of their slot was in flight: judged
-    # again once it is resolved (event id → not before).
-    recheck: dict[str, datetime] = Field(default_factory=dict)
 
 
 class SubscriptionState(StrEnum):
@@ -107,8 +115,11 @@ class SubscriptionState(StrEnum):
 class SubscriptionRecord(BaseModel):
     """Our view of the Graph subscription on one room mailbox.
 
-    ``client_state`` is a per-subscription random secret: stored to check incoming
-    notifications, never logged (repr=False).
+    The subscription's clientState (a random secret sent to Graph) is never stored:
+    ``client_state_hash`` is its keyed digest (domain/signing.py), enough to check a
+    notification but useless to forge one. ``pending_state_hashes``: digests of the
+    clientStates of creations whose answer we may have lost (a crash between Graph's
+    answer and our write), so such a subscription is still recognised as ours.
     """
 
     model_config = ConfigDict(populate_by_name=True)
@@ -118,7 +129,8 @@ class SubscriptionRecord(BaseModel):
     space_id: str
     graph_tenant_id: str
     subscription_id: str | None = None
-    client_state: str = Field(default="", repr=False)
+    client_state_hash: str = Field(default="", repr=False)
+    pending_state_hashes: list[str] = Field(default_factory=list, repr=False)
     expires_at: datetime | None = None
     state: SubscriptionState = SubscriptionState.MISSING
     created_at: datetime | None = None
@@ -130,12 +142,38 @@ class SubscriptionRecord(BaseModel):
 
 
 class SubscriptionIndex(BaseModel):
-    """subscriptionId → who it belongs to: one point read per notification batch."""
+    """subscriptionId → who it belongs to: one point read per notification batch.
+    ``client_state_hash`` is the keyed digest of the subscription's clientState."""
 
     tenant_id: str
     mailbox: str
     graph_tenant_id: str
-    client_state: str = Field(repr=False)
+    client_state_hash: str = Field(repr=False)
+
+
+class SubscriptionGeneration(BaseModel):
+    """Changes whenever a subscription is created, replaced or deleted."""
+
+    value: str
+
+
+class RoomClaim(BaseModel):
+    """(directory, room mailbox) → the one Bookker tenant (and space) that owns it."""
+
+    tenant_id: str
+    space_id: str
+    claimed_at: datetime
+
+
+class ApiClient(BaseModel):
+    """An API caller (Entra client app id, the token's ``azp``) and the Bookker tenants
+    it may act for; ``all_tenants`` for Bookker's own backend."""
+
+    client_id: str
+    tenants: list[str] = Field(default_factory=list)
+    all_tenants: bool = False
+    note: str = ""
+    updated_at: datetime
 
 
 class DeclineKind(StrEnum):
@@ -256,6 +294,9 @@ class Repositories:
             CreationIntent,
             projection=lambda i: {"SpaceId": i.space_id, "State": i.state.value},
         )
+        self.generation = DocumentTable(service, SUBSCRIPTION_IDS_TABLE, SubscriptionGeneration)
+        self.room_claims = DocumentTable(service, ROOM_CLAIMS_TABLE, RoomClaim)
+        self.api_clients = DocumentTable(service, API_CLIENTS_TABLE, ApiClient)
         self.write_budget = DocumentTable(service, WRITE_BUDGET_TABLE, BudgetSlot)
         self.event_push = DocumentTable(service, EVENT_PUSH_TABLE, EventPush)
         self.dead_letters = DocumentTable(service, DEAD_LETTERS_TABLE, DeadLetter)

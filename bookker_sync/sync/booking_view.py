@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bookker_sync.domain.models import BookingSource, BookingStatus
 from bookker_sync.domain.outlook_fields import OutlookView
+from bookker_sync.domain.reconcile import PRIVATE_SUBJECT
 from bookker_sync.graph.event_json import outlook_view, own_response
 from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import BookingRecord
@@ -33,7 +34,9 @@ def booking_json(record: BookingRecord, *, expand_outlook: bool = False) -> Json
 def _outlook_fields(view: OutlookView, source: BookingSource) -> JsonObject:
     shown: JsonObject = {"sensitivity": view.sensitivity}
     if view.private:
-        return shown  # a private meeting's people, text and link are not Bookker's to show
+        # a private meeting's subject, people, text and link are not Bookker's to show
+        shown["subject"] = PRIVATE_SUBJECT
+        return shown
     shown.update({
         "attendees": list(view.attendees),
         "bodyPreview": view.body_preview,

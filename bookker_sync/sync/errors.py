@@ -41,6 +41,11 @@ class RuleViolationError(AppError):
     """Bookker's rules refuse it; ``extra["errors"]`` lists every broken rule."""
 
 
+class IdempotencyKeyReusedError(AppError):
+    """An Idempotency-Key sent again with a different request: never answered with the
+    booking the key made first. ``extra["idempotencyKey"]`` names the key."""
+
+
 class GraphFailureError(AppError):
     """Graph refused or failed; ``transient`` when retrying later may succeed
     (unavailable, throttled), as opposed to a refusal."""

@@ -90,6 +90,24 @@ class LifecycleMessage(QueueMessage):
     payload: str = Field(default="", max_length=8000)
 
 
+class RunNowMessage(QueueMessage):
+    """``lifecycle``: an operator's "run now" of a timer's work, on every room or
+    subscription regardless of age or back-off: ``reconcileAll`` (sync every room) or
+    ``renewAll`` (renew / recreate every due subscription). The real Functions host
+    passes no input to timer functions, so this is how it is asked for in Azure (the
+    CLI sends it; so can ``az storage message put``)."""
+
+    QUEUE: ClassVar[str] = LIFECYCLE_QUEUE
+    RUN_NOW_KINDS: ClassVar[tuple[str, ...]] = ("reconcileAll", "renewAll")
+
+    kind: Literal["reconcileAll", "renewAll"]
+    force: bool = True
+
+    def to_json(self) -> JsonObject:
+        # "force" is written out even at its default: the message says what it does.
+        return {"kind": self.kind, "force": self.force}
+
+
 class OutboundMessage(QueueMessage):
     """``outbound``: a Bookker system action to apply to Outlook calendars."""
 
@@ -136,6 +154,17 @@ def parse_sync_pokes(body: bytes) -> list[MailboxSyncMessage]:
     if isinstance(data, dict) and "pokes" in data:
         return parse_message(MailboxSyncBatch, body).pokes
     return [parse_message(MailboxSyncMessage, body)]
+
+
+def parse_lifecycle(body: bytes) -> LifecycleMessage | RunNowMessage:
+    """A ``lifecycle`` message: subscription upkeep, or an operator's run-now."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadMessage(f"invalid LifecycleMessage: not JSON ({exc})") from exc
+    if isinstance(data, dict) and data.get("kind") in RunNowMessage.RUN_NOW_KINDS:
+        return parse_message(RunNowMessage, body)
+    return parse_message(LifecycleMessage, body)
 
 
 def parse_message(model: type[M], body: bytes) -> M:

@@ -15,7 +15,7 @@ from azure.data.tables.aio import TableClient
 
 from emulators.functions_host.clock_follower import ClockFollower, load_callable, load_hook
 from emulators.functions_host.config import HostConfig, resolve_app_setting_refs
-from emulators.functions_host.http_server import HttpHost
+from emulators.functions_host.http_server import HttpHost, request_body_limit
 from emulators.functions_host.invoker import Invoker, Outcome
 from emulators.functions_host.queue_listener import QueueListener, admin_queue_message
 from emulators.functions_host.registry import FunctionSpec, describe, load_app
@@ -31,7 +31,6 @@ from emulators.functions_host.timers import (
     Coordination,
     Schedule,
     TimerRunner,
-    parse_admin_input,
     timer_request,
 )
 
@@ -92,6 +91,7 @@ class FunctionsHost:
         http = HttpHost(
             self.specs, self.invoker, self.config.route_prefix, self._run_non_http,
             self.options.function_key, self.options.master_key,
+            max_body_bytes=request_body_limit(os.environ),
         )  # fmt: skip
         self._runner = web.AppRunner(http.app(), access_log=None)
         await self._runner.setup()
@@ -155,7 +155,8 @@ class FunctionsHost:
             expression = resolve_app_setting_refs(str(spec.trigger["schedule"]), os.environ)
             now = self.clock.now()
             status = ScheduleStatus(None, Schedule(expression).next_after(now), now)
-            value = timer_request(status, False, parse_admin_input(given))
+            # The real host ignores the admin body's "input" for a timer: so do we.
+            value = timer_request(status, False)
         else:
             raise ValueError(f"cannot run {spec.trigger_type} from the admin endpoint")
         task = asyncio.create_task(self.invoker.invoke(spec, value))

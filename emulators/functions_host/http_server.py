@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import azure.functions as func
@@ -16,6 +16,20 @@ from emulators.functions_host.registry import FunctionSpec
 from emulators.functions_host.routes import Route, compile_route
 
 AdminRunner = Callable[[FunctionSpec, str | None], Awaitable[dict[str, Any]]]
+# The real host's request body limit and the app setting that changes it (bytes):
+# learn.microsoft.com/azure/azure-functions/functions-app-settings
+# #functions_request_body_size_limit (default 104857600, 100 MB).
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+DEFAULT_BODY_LIMIT = 100 * 1024 * 1024
+
+
+def request_body_limit(env: Mapping[str, str]) -> int:
+    raw = (env.get(BODY_LIMIT_SETTING) or "").strip()
+    if not raw:
+        return DEFAULT_BODY_LIMIT
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{BODY_LIMIT_SETTING} must be a positive number of bytes, not {raw!r}")
+    return int(raw)
 
 
 class HttpHost:
@@ -79,7 +93,14 @@ class HttpHost:
     async def _invoke_http(
         self, request: web.Request, spec: FunctionSpec, params: dict[str, str]
     ) -> web.StreamResponse:
-        body = await request.read()
+        # A declared length past the limit is refused before reading a byte; a chunked
+        # body is cut off by aiohttp once it passes client_max_size (413 either way).
+        if request.content_length is not None and request.content_length > self._max_body:
+            return _json_error(413, "PayloadTooLarge", "request body too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _json_error(413, "PayloadTooLarge", "request body too large")
         fn_request = func.HttpRequest(
             method=request.method,
             url=str(request.url),

@@ -9,12 +9,10 @@ holder of its listener lock) and the schedule status is shared (see singleton.py
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from azure.functions.timer import TimerRequest
 from croniter import croniter
@@ -61,27 +59,13 @@ class Schedule:
         return self.next_after(first) - first >= timedelta(minutes=1)
 
 
-def timer_request(
-    status: ScheduleStatus, past_due: bool, given: dict[str, Any] | None = None
-) -> TimerRequest:
+def timer_request(status: ScheduleStatus, past_due: bool) -> TimerRequest:
     """What the function gets: like the real TimerInfo, the status as it was before
-    this run (Last = the previous occurrence, Next = this one)."""
-    request = TimerRequest(
+    this run (Last = the previous occurrence, Next = this one). Nothing else: the real
+    host passes no input to a timer, not even one run from the admin endpoint."""
+    return TimerRequest(
         past_due=past_due, schedule_status=status.as_dict(), schedule={"AdjustForDST": True}
     )
-    # Admin-endpoint input (e.g. {"force": true}) rides along on the request object.
-    request.input = given or {}  # type: ignore[attr-defined]
-    return request
-
-
-def parse_admin_input(raw: str | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)

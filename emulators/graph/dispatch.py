@@ -139,6 +139,9 @@ async def dispatch(
                 "Unable to read JSON request payload. Please ensure "
                 "Content-Type header is set and payload is of valid JSON format.",
             )
+        delayed = emu.answer_rules.take(req.method, template, label, before=True)
+        if delayed is not None:  # a slow path: later requests may overtake this one
+            await asyncio.sleep(delayed.timeout_seconds)
         injected = emu.throttler.inject()
         if injected is not None:
             raise injected

@@ -14,6 +14,10 @@ in case of client retries"). Three knobs make that happen on purpose:
   optionally a mailbox are applied and then answered 503, 504 (after
   ``timeoutSeconds``), or not at all (``timeout``: the connection is closed after
   ``timeoutSeconds``; inside ``$batch`` that item answers 504).
+- ``answer: "delay"`` in such a rule: the matching request waits ``timeoutSeconds``
+  (default 2) *before* it is applied, then is answered normally: a slow path through
+  the service, so another client's request can overtake it (the race between a
+  client's read and its write).
 - ``POST /_emulator/freeze {seconds}`` (``Freezer``): Graph requests that arrive in
   the next ``seconds`` (real time) wait; when the freeze ends they are applied one at
   a time in arrival order and answered. A client that gave up meanwhile still has its
@@ -32,7 +36,7 @@ from typing import Any, Literal
 
 from .errors import GraphError
 
-Answer = Literal[503, 504, "timeout"]
+Answer = Literal[503, 504, "timeout", "delay"]
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
@@ -67,9 +71,9 @@ class AnswerRule:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError("count must be a positive integer")
         answer = raw.get("answer", 503)
-        if answer not in (503, 504, "timeout"):
-            raise ValueError("answer must be 503, 504 or 'timeout'")
-        timeout = raw.get("timeoutSeconds", 0 if answer == 503 else 30)
+        if answer not in (503, 504, "timeout", "delay"):
+            raise ValueError("answer must be 503, 504, 'timeout' or 'delay'")
+        timeout = raw.get("timeoutSeconds", {503: 0, "delay": 2}.get(answer, 30))
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
             raise ValueError("timeoutSeconds must be a non-negative number")
         return cls(method, "/" + path.strip("/"), mailbox and mailbox.lower(), count, answer,
@@ -100,10 +104,13 @@ class AnswerRules:
     def reset(self) -> None:
         self.rules.clear()
 
-    def take(self, method: str, template: str, mailbox: str | None) -> AnswerRule | None:
-        """The first rule matching this applied request, one use of it spent."""
+    def take(
+        self, method: str, template: str, mailbox: str | None, *, before: bool = False
+    ) -> AnswerRule | None:
+        """The first rule matching this request, one use of it spent: ``before`` it is
+        applied (delays), or after (lost answers)."""
         for rule in self.rules:
-            if rule.matches(method, template, mailbox):
+            if (rule.answer == "delay") is before and rule.matches(method, template, mailbox):
                 rule.count -= 1
                 if rule.count <= 0:
                     self.rules.remove(rule)

@@ -128,6 +128,10 @@ class EventCopy:
     cancelled_occurrences: set[datetime] = field(default_factory=set)
     # seriesMaster only: original start → exception id
     exceptions: dict[datetime, str] = field(default_factory=dict)
+    # attendee copies: the organizer's shared fields as last delivered. A room hides some
+    # (DeleteSubject, DeleteComments) yet processes every update, so its copy is saved
+    # again (new changeKey) when they change even if nothing visible does.
+    delivered: str = ""
 
     @property
     def root_id(self) -> str:

@@ -785,6 +785,7 @@ class World:
                 cancelled_occurrences=set(org.cancelled_occurrences),
                 show_as=_show_as_for(new_response or "notResponded", org.show_as),
             )
+            ev.delivered = _delivered(org)
             cal.add(ev)
             self._log(ev, "created")
             for exc in snap.exceptions.values():
@@ -808,7 +809,13 @@ class World:
                 ev.response = new_response
                 ev.response_time = now if response else None
             ev.show_as = _show_as_for(ev.response, org.show_as)
-        if before != self._fingerprint(ev):
+        # The attendee processes every update, also one changing only what a room hides
+        # (its subject under DeleteSubject): Set-CalendarProcessing, "the Resource Booking
+        # Attendant ... processes meeting requests" (learn.microsoft.com/powershell/
+        # module/exchange/set-calendarprocessing); the saved item gets a new changeKey.
+        delivered = _delivered(org)
+        if before != self._fingerprint(ev) or ev.delivered != delivered:
+            ev.delivered = delivered
             self._write(ev)
         if ev.kind == "seriesMaster":
             if series_reset:
@@ -947,6 +954,10 @@ class World:
         assert att is not None
         att["status"] = dict(status)
         self._write(inst)
+
+
+def _delivered(organizer_copy: EventCopy) -> str:
+    return repr(sorted((k, repr(v)) for k, v in organizer_copy.props.items() if k in SHARED_PROPS))
 
 
 def _untracked(attendees: list[dict[str, Any]]) -> list[dict[str, Any]]:

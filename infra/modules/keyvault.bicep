@@ -24,6 +24,13 @@ param graphClientSecretName string = 'graph-client-secret'
 @secure()
 param graphClientSecret string = ''
 
+@description('Name of the secret holding the app\'s own key (APP_SECRET_KEY).')
+param appSecretKeyName string = 'app-secret-key'
+
+@description('APP_SECRET_KEY value (at least 32 characters: `openssl rand -base64 48`). Empty: leave the vault\'s secret as it is (pass it on the first deployment).')
+@secure()
+param appSecretKey string = ''
+
 @description('No public endpoint: reached only through a private endpoint (network.bicep).')
 param privateNetworking bool = false
 
@@ -76,6 +83,17 @@ resource graphSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty
   }
 }
 
+// The app's own key: HMAC of subscription clientStates and of admin-consent states.
+// Rotating it invalidates both (subscriptions must be recreated: docs/deploy.md).
+resource appKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(appSecretKey)) {
+  parent: vault
+  name: appSecretKeyName
+  properties: {
+    value: appSecretKey
+    contentType: 'Bookker Sync APP_SECRET_KEY (HMAC key)'
+  }
+}
+
 // Every access to the vault (AuditEvent: who read or set the Graph secret) in Log Analytics.
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
@@ -102,3 +120,4 @@ output id string = vault.id
 output vaultUri string = vault.properties.vaultUri
 // The secret's URI without a version (vaultUri ends with '/'). Not a secret value.
 output graphClientCredentialUri string = '${vault.properties.vaultUri}secrets/${graphClientSecretName}'
+output appSecretKeyUri string = '${vault.properties.vaultUri}secrets/${appSecretKeyName}'

@@ -414,5 +414,6 @@ class Scenario:
         raise TimeoutError("the stack did not settle")
 
     def reconcile_pass(self) -> None:
-        out = self.stack.run_function("reconcile_all", {"force": True})
+        # An operator's forced reconcile: the run-now message on queue lifecycle.
+        out = self.stack.run_function("process_lifecycle", {"kind": "reconcileAll", "force": True})
         assert out["status"] == "Succeeded", out

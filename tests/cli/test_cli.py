@@ -292,13 +292,42 @@ def test_subscriptions_renew_lists_due_then_renews_now(world: World):
         return repos.subscriptions.find(t.id, world.ghost)
 
     before = storage(world.stack, ghost_failures).value.consecutive_failures
-    now = world.cli("subscriptions", "renew", "--now")
+    now = world.cli("subscriptions", "renew", "--now", "--here")
     # The ghost room can't be subscribed (no such mailbox): reported, exit 1.
     assert now.code == 1, now
     assert "Subscription renewal" in now.out
     assert now.lines[0].startswith("error: ") and "failed" in now.lines[0]
     after = storage(world.stack, ghost_failures).value
     assert after.consecutive_failures > before and after.state.value == "failing"
+
+    # Without --here the function app does it (the path that exists in Azure too).
+    queued = world.cli("subscriptions", "renew", "--now")
+    assert queued.code == 0, queued
+    assert '"kind": "renewAll"' in queued.out and '"force": true' in queued.out
+    wait_for(lambda: storage(world.stack, ghost_failures).value.consecutive_failures
+             > after.consecutive_failures, timeout=30)  # fmt: skip
+    one_line_error(world.cli("subscriptions", "renew", "--here"), 2, "--here goes with --now")
+
+
+def test_reconcile_syncs_every_room_through_the_function_app(world: World):
+    t = world.tenant
+
+    def board_synced(repos: Repositories) -> Any:
+        return repos.mailboxes.find(t.id, world.board)
+
+    def last_sync() -> Any:
+        found = storage(world.stack, board_synced)
+        return found.value.last_sync_at if found else None
+
+    before = last_sync()
+    queued = world.cli("reconcile")
+    assert queued.code == 0, queued
+    assert '"kind": "reconcileAll"' in queued.out
+    # forced: the room is synced again although it was synced moments ago
+    wait_for(lambda: (now := last_sync()) is not None and (before is None or now > before),
+             timeout=30)  # fmt: skip
+    here = world.cli("reconcile", "--here")
+    assert here.code == 0 and "Queued syncs of" in here.out, here
 
 
 def test_times_are_relative_to_the_app_clock(world: World):

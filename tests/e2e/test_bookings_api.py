@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -90,6 +90,30 @@ def test_retried_post_creates_one_event(stack: Stack):
     again = stack.api("POST", f"tenants/{t.id}/bookings", body, headers=headers)
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
+    assert len(user_events(stack, t, alice)) == 1
+
+
+def test_an_idempotency_key_reused_with_another_request_is_refused(stack: Stack):
+    t = stack.new_tenant("bidirectional")
+    alice = t.add_user("alice")
+    t.add_space("room1")
+    body = {"spaceId": "room1", "userId": "alice", "start": at(3, 9), "end": at(3, 10)}
+    headers = {"Idempotency-Key": "req-reused"}
+    first = stack.api("POST", f"tenants/{t.id}/bookings", body, headers=headers)
+    assert first.status_code == 201, first.text
+    # the same request spelt differently (another UTC offset) is still a replay
+    madrid = timezone(timedelta(hours=2))
+    moved_offset = {**body, "start": datetime.fromisoformat(body["start"]).astimezone(madrid)
+                    .isoformat()}  # fmt: skip
+    assert stack.api("POST", f"tenants/{t.id}/bookings", moved_offset,
+                     headers=headers).status_code == 200  # fmt: skip
+    other = {**body, "start": at(4, 9), "end": at(4, 10)}
+    r = stack.api("POST", f"tenants/{t.id}/bookings", other, headers=headers)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "IdempotencyKeyReused"
+    assert error["idempotencyKey"] == "req-reused" and "req-reused" in error["message"]
+    assert [b["id"] for b in t.bookings()] == [first.json()["id"]]
     assert len(user_events(stack, t, alice)) == 1
 
 

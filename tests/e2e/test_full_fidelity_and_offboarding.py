@@ -195,7 +195,8 @@ def populated_tenant(stack: Stack, receiver: Receiver) -> tuple[Tenant, str]:
     })  # fmt: skip
     assert r.status_code == 201, r.text
     wait_for(lambda: len(receiver.posts) >= 2, timeout=30)
-    assert Outlook(stack, t).call("GET", "subscriptions")["value"]
+    # The room's subscription is made by the lifecycle queue: it may still be on its way.
+    wait_for(lambda: Outlook(stack, t).call("GET", "subscriptions")["value"], timeout=30)
     return t, room
 
 

@@ -13,6 +13,7 @@ from bookker_sync.settings import StorageSettings
 from bookker_sync.storage.clients import build_clients
 from bookker_sync.storage.repositories import Repositories, SubscriptionIndex
 from tests.support.functions_host import Stack, wait_for
+from tests.support.secrets import local_client_state_hash
 
 
 def register(stack: Stack, tenant_id: str, mailbox: str, graph_tenant: str) -> tuple[str, str]:
@@ -23,7 +24,7 @@ def register(stack: Stack, tenant_id: str, mailbox: str, graph_tenant: str) -> t
         try:
             await Repositories(clients.tables).subscription_ids.upsert(sub_id, "s", SubscriptionIndex(
                 tenant_id=tenant_id, mailbox=mailbox, graph_tenant_id=graph_tenant,
-                client_state=secret,
+                client_state_hash=local_client_state_hash(secret),
             ))  # fmt: skip
         finally:
             await clients.close()

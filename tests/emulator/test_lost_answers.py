@@ -194,3 +194,30 @@ async def test_freeze_can_be_ended_early_and_control_input_is_checked(world: Wor
     world.emu.control("POST", "faults/next", {"route": f"POST {EVENTS}"})
     world.emu.reset()
     assert world.emu.control("GET", "faults/next") == {"value": []}
+
+
+async def test_a_delayed_write_is_overtaken_and_if_match_refuses_it(world: World) -> None:
+    """answer "delay": the request waits before it is applied, so a later request of
+    another client lands first; with If-Match on the changeKey it read, the slow write
+    is refused (412) instead of overwriting the newer change."""
+    async with _raw(world) as raw:
+        created = (await raw.post(f"users/{world.alice}/events", json=_body("v1"))).json()
+        url = f"users/{world.alice}/events/{created['id']}"
+        world.emu.control("POST", "faults/next", {
+            "route": "PATCH /users/{id}/events/{eventId}", "mailbox": world.alice,
+            "answer": "delay", "timeoutSeconds": 1.5,
+        })  # fmt: skip
+        slow = asyncio.create_task(raw.patch(
+            url, json={"subject": "stale"}, headers={"If-Match": created["@odata.etag"]}
+        ))  # fmt: skip
+        for _ in range(100):  # the slow PATCH has arrived: the rule is used up
+            if world.emu.control("GET", "faults/next") == {"value": []}:
+                break
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        fast = await raw.patch(url, json={"subject": "newer"})
+        assert fast.status_code == 200 and time.monotonic() - started < 1.0
+        refused = await slow
+        assert refused.status_code == 412, refused.text
+        assert refused.json()["error"]["code"] == "ErrorIrresolvableConflict"
+        assert (await raw.get(url)).json()["subject"] == "newer"

@@ -48,6 +48,25 @@ async def test_room_accepts_when_free_and_replaces_subject(world: World) -> None
     assert [e.subject for e in await _room_events(g, world.room2)] == ["Kept subject"]
 
 
+async def test_a_subject_change_re_saves_the_rooms_copy_that_hides_it(world: World) -> None:
+    """The room's copy shows the organizer's name, not the subject, yet the attendant
+    processes the organizer's update: the copy gets a new changeKey (a sync reading it
+    can tell the meeting changed and read the organizer's event)."""
+    g = world.client()
+    org = await g.users.by_user_id(world.alice).events.post(
+        event("First title", soon(1), attendees=[room(world.room1)])
+    )
+    [before] = await _room_events(g, world.room1)
+    patch = Event(subject="Second title")
+    await g.users.by_user_id(world.alice).events.by_event_id(org.id).patch(patch)
+    [after] = await _room_events(g, world.room1)
+    assert after.subject == before.subject == "Alice Smith"
+    assert after.change_key != before.change_key
+    assert (after.start.date_time, after.end.date_time) == (
+        before.start.date_time, before.end.date_time,
+    )  # fmt: skip
+
+
 async def test_room_declines_a_conflict(world: World) -> None:
     g = world.client()
     start = soon(2)

@@ -12,6 +12,7 @@ from bookker_sync.settings import StorageSettings
 from bookker_sync.storage.clients import build_clients
 from bookker_sync.storage.repositories import TENANT_PARTITION, Repositories, SubscriptionIndex
 from tests.support.functions_host import Stack
+from tests.support.secrets import local_client_state_hash
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ def register_subscription(
     async def put(repos: Repositories) -> None:
         await repos.subscription_ids.upsert(sub_id, "s", SubscriptionIndex(
             tenant_id=tenant_id, mailbox=mailbox, graph_tenant_id=graph_tenant,
-            client_state=secret,
+            client_state_hash=local_client_state_hash(secret),
         ))  # fmt: skip
 
     with_repos(stack, put)

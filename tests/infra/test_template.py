@@ -66,7 +66,7 @@ NOT_SET_IN_AZURE: dict[str, str] = {
 # managedIdentity needs none (the Function App's identity signs a client assertion).
 CREDENTIAL_SETTINGS: dict[str, set[str]] = {
     "secret": {"GRAPH_CLIENT_SECRET"},
-    "certificate": {"GRAPH_CERTIFICATE_PATH"},
+    "certificate": {"GRAPH_CERTIFICATE_PATH", "GRAPH_CERTIFICATE"},  # one of the two
     "managedIdentity": set(),
 }
 MODES = list(CREDENTIAL_SETTINGS)
@@ -85,9 +85,6 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
 
-# Settings the app is about to read (API authentication): the template sets
-# them already (apiAuth=entra by default), the code's SETTING_NAMES doesn't list them yet.
-UPCOMING_APP_SETTINGS = {"API_AUTH", "API_AUTH_ISSUER", "API_AUTH_AUDIENCE"}
 
 # Built-in Azure role definition ids.
 BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
@@ -261,11 +258,23 @@ def test_every_setting_the_app_reads_is_set(mode: str) -> None:
         | set(RUNTIME_SETTING_NAMES) - set(RUNTIME_FROM_SITE_CONFIG)
         | set(REQUIRED_SETTING_NAMES)
     )
+    if mode == "certificate":  # the file's path, or the certificate itself (Key Vault)
+        given = CREDENTIAL_SETTINGS[mode] & set(settings)
+        assert len(given) == 1, f"certificate mode sets one of the two, not {sorted(given)}"
+        expected -= CREDENTIAL_SETTINGS[mode]
     missing = sorted(expected - set(settings))
     assert not missing, f"app settings missing from the Function App ({mode} mode): {missing}"
     for name in REQUIRED_SETTING_NAMES:
         assert str(settings[name]).strip(), f"required setting {name} is empty"
     assert settings["GRAPH_CREDENTIAL"] == mode
+
+
+def test_certificate_mode_without_a_path_reads_the_certificate_from_key_vault() -> None:
+    settings = app_settings(deployment(graphCredential="certificate"))
+    assert "GRAPH_CERTIFICATE_PATH" not in settings
+    reference = str(settings["GRAPH_CERTIFICATE"])
+    assert reference.startswith("@Microsoft.KeyVault(SecretUri=")
+    assert reference.endswith("secrets/graph-client-certificate)")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -282,7 +291,6 @@ def test_no_unknown_settings() -> None:
     for project in map(mode_deployment, MODES):
         known = (
             set(SETTING_NAMES) | set(RUNTIME_SETTING_NAMES) | PLATFORM_SETTINGS
-            | UPCOMING_APP_SETTINGS
         )  # fmt: skip
         unknown = sorted(set(app_settings(project)) - known)
         assert not unknown, f"app settings nothing reads: {unknown}"
@@ -416,6 +424,28 @@ def test_the_secret_value_reaches_nothing_but_the_vault() -> None:
     assert not leaks, f"the Graph secret is inline in app settings: {leaks}"
     for name, node in project.main.outputs.items():
         assert SENTINEL_SECRET not in str(project.eval(node, Env(project.main))), f"output {name}"
+
+
+APP_KEY = "sentinel-app-secret-key-0123456789abcdef0123456789"
+
+
+def test_app_secret_key_is_a_key_vault_reference_and_its_value_stays_in_the_vault() -> None:
+    project = deployment(appSecretKey=APP_KEY)
+    settings = app_settings(project)
+    match = KEY_VAULT_REFERENCE.fullmatch(settings["APP_SECRET_KEY"])
+    assert match, settings["APP_SECRET_KEY"]
+    written = {s["name"]: s for s in all_instances(project, VAULT_SECRET)}
+    assert written[match.group(1)]["properties"]["value"] == APP_KEY
+    assert not [name for name, value in settings.items() if APP_KEY in str(value)]
+    # Later deployments leave it out: the vault keeps its value, the reference stays.
+    later = deployment()
+    assert all_instances(later, VAULT_SECRET) == []
+    assert app_settings(later)["APP_SECRET_KEY"] == settings["APP_SECRET_KEY"]
+
+
+def test_the_host_refuses_large_bodies_before_the_app_reads_them() -> None:
+    settings = app_settings(deployment())
+    assert settings["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == str(4 * 1024 * 1024)
 
 
 def test_certificate_mode() -> None:

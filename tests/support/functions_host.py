@@ -51,6 +51,7 @@ def app_env(azurite: Azurite, emulator: GraphEmulator, host_port: int) -> dict[s
         "WEBHOOK_BASE_URL": f"http://localhost:{host_port}/api",
         "RECONCILE_SCHEDULE": "0 */15 * * * *",
         "RENEW_SCHEDULE": "0 */10 * * * *",
+        "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "4194304",  # as infra/main.bicep sets it
         "EVENTS_ALLOW_LOCAL_HTTP": "true",
         "FUNCTIONS_HOST_CLOCK_URL": f"{emulator.base_url}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": emulator.ca_path,

@@ -217,7 +217,7 @@ def test_the_booking_shows_its_outlook_event_and_sync_state() -> None:
 def test_private_meetings_show_nothing_of_their_content() -> None:
     private = {**EVENT, "sensitivity": "private"}
     out = booking_json(record(private, organizer_event_id="e1"), expand_outlook=False)
-    assert out["sensitivity"] == "private"
+    assert out["sensitivity"] == "private" and out["subject"] == "Private meeting"
     for hidden in ("attendees", "bodyPreview", "onlineMeeting", "body", "categories"):
         assert hidden not in out
 

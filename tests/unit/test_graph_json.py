@@ -191,3 +191,20 @@ def test_batch_items_are_built_in_graph() -> None:
     granted = BatchResult("2", 200, {"expirationDateTime": "2031-01-13T09:00:00Z"})
     assert granted_expiry(granted) == datetime(2031, 1, 13, 9, tzinfo=UTC)
     assert granted_expiry(BatchResult("2", 200, None)) is None
+
+
+@pytest.mark.parametrize("sensitivity", ["private", "confidential", "Private"])
+def test_a_private_events_subject_and_body_are_neither_parsed_nor_kept(sensitivity: str) -> None:
+    raw = {
+        "id": "e1", "changeKey": "ck", "subject": "Layoffs", "sensitivity": sensitivity,
+        "body": {"contentType": "text", "content": "names"}, "bodyPreview": "names",
+        "start": {"dateTime": "2031-03-04T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2031-03-04T11:00:00", "timeZone": "UTC"},
+    }  # fmt: skip
+    remote = parse_event(raw)
+    assert remote.private and remote.subject == ""
+    assert "Layoffs" not in json.dumps(remote.raw) and "names" not in json.dumps(remote.raw)
+    assert remote.raw["sensitivity"] == sensitivity and remote.raw["changeKey"] == "ck"
+    assert raw["subject"] == "Layoffs"  # the caller's JSON is left alone
+    normal = parse_event({**raw, "sensitivity": "normal"})
+    assert not normal.private and normal.subject == "Layoffs"

@@ -53,7 +53,7 @@ def test_the_document_has_every_operation() -> None:
         "putTenant", "putSpace", "putUser", "createBooking", "listBookings", "getBooking",
         "updateBooking", "deleteBooking", "releaseBooking", "getTenant", "offboardTenant",
         "listSpaces", "getSpace", "deleteSpace", "listUsers", "getUser", "deleteUser",
-        "listEvents",
+        "listEvents", "getConsentLink",
     ])  # fmt: skip
 
 

@@ -27,6 +27,8 @@ from bookker_sync.domain.models import (
 )
 from bookker_sync.domain.reconcile import (
     CANCELLED_IN_OUTLOOK,
+    IN_FLIGHT,
+    PRIVATE_SUBJECT,
     AcceptOutlookBooking,
     Action,
     CancelBooking,
@@ -37,11 +39,13 @@ from bookker_sync.domain.reconcile import (
     MarkDeclined,
     Reconfirm,
     RecordCopy,
+    RefreshSubject,
     RevertOrganizerEvent,
     RoomContext,
     UpdateBooking,
     decline_message,
     judge,
+    organizer_subject,
     outlook_booking_id,
     reconcile,
     reconcile_organizer_view,
@@ -276,9 +280,17 @@ def test_new_event_on_an_in_flight_bookker_slot_is_ignored() -> None:
 
 
 def test_a_hold_for_another_slot_does_not_hide_a_new_event() -> None:
-    ctx = make_ctx(holds=[(at(10), at(12)), (at(9, TUESDAY + timedelta(days=1)), at(10))])
+    ctx = make_ctx(holds=[(at(11), at(12)), (at(9, TUESDAY + timedelta(days=1)), at(10))])
     actions = reconcile(None, make_event(), ctx)
-    assert [type(a) for a in actions] == [AcceptOutlookBooking]
+    assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject]
+
+
+def test_an_overlapping_hold_defers_a_new_event_until_the_booking_is_stored() -> None:
+    # Another meeting the room accepted while Bookker creates a booking on an
+    # overlapping slot: neither may be judged before Bookker's booking is stored (the
+    # room's answer decides, see test_reconcile_arbitration.py).
+    ctx = make_ctx(holds=[(at(10.5), at(12))])
+    assert reconcile(None, make_event(), ctx) == [IN_FLIGHT]
 
 
 # -- new events: the rules -------------------------------------------------------------
@@ -381,7 +393,7 @@ def test_the_conflict_message_names_the_space_and_the_first_clash() -> None:
 )
 def test_no_conflict_with_touching_or_inactive_bookings(neighbour: Booking) -> None:
     actions = reconcile(None, make_event(), make_ctx(space_bookings=[neighbour]))
-    assert [type(a) for a in actions] == [AcceptOutlookBooking]
+    assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject]
 
 
 def test_every_broken_rule_is_reported_in_one_decline() -> None:
@@ -420,7 +432,7 @@ def test_a_new_event_is_judged_at_its_modification_time(
 ) -> None:
     actions = reconcile(None, make_event(modified=modified), make_ctx(now=SYNCED_AT))
     if accepted:
-        assert [type(a) for a in actions] == [AcceptOutlookBooking]
+        assert [type(a) for a in actions] == [AcceptOutlookBooking, RefreshSubject]
     else:
         assert [v.rule for v in only(actions, DeclineRoomEvent).violations] == ["past"]
 
@@ -440,10 +452,13 @@ def test_a_valid_new_event_becomes_an_outlook_booking_without_any_graph_write() 
     remote = make_event()
     actions = reconcile(None, remote, make_ctx())
 
-    (accept,) = actions  # the room already holds it: nothing to write to Graph
+    # the room already holds it: nothing to write to Graph; the organizer's subject is
+    # read once, from their event (the room's copy shows the organizer's name instead)
+    accept, refresh = actions
     assert isinstance(accept, AcceptOutlookBooking)
     booking = accept.booking
     assert booking.id == outlook_booking_id(TENANT, ROOM, "room-evt-1")
+    assert refresh == RefreshSubject(booking.id)
     assert accept.remote is remote
     assert booking.model_dump() == {
         **booking.model_dump(),
@@ -567,7 +582,7 @@ def test_a_series_of_six_with_two_bad_occurrences_declines_exactly_those_two(
             assert decline.room_event_id == event.id
             assert [v.rule for v in decline.violations] == [rule]
         else:
-            (accept,) = actions
+            accept, _refresh = actions
             assert isinstance(accept, AcceptOutlookBooking)
             assert accept.booking.id == outlook_booking_id(TENANT, ROOM, event.id)
             assert (accept.booking.start, accept.booking.end) == (event.start, event.end)
@@ -723,7 +738,9 @@ def test_a_new_version_with_the_same_times_is_recorded(
     # same times: not judged again (the rules may have changed since it was booked)
     ctx = make_ctx(space=make_space(max_minutes=30), organizer=None)
     actions = reconcile(stored, remote, ctx)
-    assert actions == [RecordCopy("bk-1", remote), *extension]
+    # a new version with the same times: the organizer changed something else (the
+    # subject, which the room's copy hides): their event is read for it
+    assert actions == [RecordCopy("bk-1", remote), RefreshSubject("bk-1"), *extension]
     assert isinstance(actions[0], RecordCopy) and actions[0].remote is remote
 
 
@@ -752,7 +769,9 @@ def test_a_bookker_bookings_room_copy_first_seen_by_icaluid_is_recorded_without_
 def test_an_allowed_move_is_stored(stored: Booking, extension: list[Action]) -> None:
     remote = make_event(change_key="ck-2", start=at(14), end=at(15.5))
     actions = reconcile(stored, remote, make_ctx(space=make_space(max_minutes=120)))
-    assert actions == [UpdateBooking("bk-1", at(14), at(15.5), remote), *extension]
+    assert actions == [
+        UpdateBooking("bk-1", at(14), at(15.5), remote), RefreshSubject("bk-1"), *extension,
+    ]  # fmt: skip
 
 
 def test_a_move_over_its_own_old_slot_is_no_conflict() -> None:
@@ -763,7 +782,9 @@ def test_a_move_over_its_own_old_slot_is_no_conflict() -> None:
         organizer=make_user(max_bookings_per_day=1),
         organizer_bookings=[stored],  # the booking being moved doesn't count against itself
     )
-    assert reconcile(stored, remote, ctx) == [UpdateBooking("bk-1", at(10.5), at(11.5), remote)]
+    assert reconcile(stored, remote, ctx) == [
+        UpdateBooking("bk-1", at(10.5), at(11.5), remote), RefreshSubject("bk-1"),
+    ]  # fmt: skip
 
 
 def test_a_copy_listed_under_the_same_room_event_is_no_conflict() -> None:
@@ -848,7 +869,48 @@ def test_a_move_before_the_room_answers_is_still_judged() -> None:
     # once known, a moved copy waiting for the room's answer is judged like any move
     stored = make_booking()
     remote = make_event(change_key="ck-2", start=at(12), end=at(13), response=Response.NONE)
-    assert reconcile(stored, remote, make_ctx()) == [UpdateBooking("bk-1", at(12), at(13), remote)]
+    assert reconcile(stored, remote, make_ctx()) == [
+        UpdateBooking("bk-1", at(12), at(13), remote), RefreshSubject("bk-1"),
+    ]  # fmt: skip
+
+
+# -- the organizer's subject, private meetings ------------------------------------------------
+
+
+def test_an_echo_reads_no_subject() -> None:
+    # a changeKey we stored: nothing changed, nothing is read (no read per sync)
+    assert reconcile(make_booking(), make_event(), make_ctx()) == [
+        Ignore("echo: this version is already stored")
+    ]
+
+
+def test_a_private_meeting_is_stored_as_private_meeting() -> None:
+    remote = make_event(private=True, subject="")
+    accept = reconcile(None, remote, make_ctx())[0]
+    assert isinstance(accept, AcceptOutlookBooking)
+    assert accept.booking.subject == PRIVATE_SUBJECT
+
+
+ORGANIZER_SUBJECTS = {
+    "renamed": (make_booking(), make_event(subject="Budget review"), "Budget review"),
+    "unchanged": (make_booking().model_copy(update={"subject": "Budget review"}),
+                  make_event(subject="Budget review"), None),
+    "made-private": (make_booking().model_copy(update={"subject": "Budget review"}),
+                     make_event(subject="", private=True), PRIVATE_SUBJECT),
+    "still-private": (make_booking().model_copy(update={"subject": PRIVATE_SUBJECT}),
+                      make_event(subject="", private=True), None),
+    "organizer-event-gone": (make_booking(), None, None),
+    "removed": (make_booking(), RemoteEvent(id="org-1", removed=True), None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stored", "organizer", "expected"), ORGANIZER_SUBJECTS.values(), ids=ORGANIZER_SUBJECTS.keys()
+)
+def test_the_subject_comes_from_the_organizers_event(
+    stored: Booking, organizer: RemoteEvent | None, expected: str | None
+) -> None:
+    assert organizer_subject(stored, organizer) == expected
 
 
 # -- reconcile_organizer_view ---------------------------------------------------------------

@@ -22,14 +22,17 @@ from bookker_sync.domain.reconcile import (
     MarkDeclined,
     Reconfirm,
     RecordCopy,
+    RefreshSubject,
     RevertOrganizerEvent,
     UpdateBooking,
     ledger_refused,
+    organizer_subject,
     reconcile_organizer_view,
 )
 from bookker_sync.domain.remote import RemoteEvent
 from bookker_sync.graph.batch import MAX_BATCH, BatchItem, BatchResult, send_batch
 from bookker_sync.graph.calendar_api import CalendarApi
+from bookker_sync.graph.errors import GraphChangedError, GraphError
 from bookker_sync.graph.event_json import parse_event, time_patch
 from bookker_sync.graph.room_writes import decline_item
 from bookker_sync.storage.errors import ConflictError
@@ -44,6 +47,7 @@ from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
+CONDITIONAL_ATTEMPTS = 3
 
 
 class ActionRunner:
@@ -92,6 +96,8 @@ class ActionRunner:
                 await self._inspect(bid)
             case LocateRoomCopy(booking_id=bid):
                 await self._locate(bid)
+            case RefreshSubject(booking_id=bid):
+                await self._refresh_subject(bid)
 
     # -- storage-only actions ----------------------------------------------------------
     async def _record_copy(self, booking_id: str, remote: RemoteEvent) -> None:
@@ -285,6 +291,33 @@ class ActionRunner:
         organizer = await self._organizer_copy(record)
         await self.run(reconcile_organizer_view(record.booking, organizer, self.index.room))
 
+    async def _refresh_subject(self, booking_id: str) -> None:
+        """The subject as the organizer's event has it (one read); the event's id is
+        kept so later reads are a GET by id. A private meeting keeps no subject or body."""
+        stored = await get_record(self.services, self.index.tenant_id, booking_id)
+        try:
+            organizer = await self._organizer_copy(stored.value)
+        except GraphError as exc:
+            if exc.transient:
+                raise
+            log.warning("subject of %s not read: %s", booking_id, exc)  # e.g. no such mailbox
+            return
+        if organizer is None:
+            return
+        subject = organizer_subject(stored.value.booking, organizer)
+
+        def change(rec: BookingRecord) -> bool:
+            ref, changed = rec.booking.outlook, False
+            if ref.organizer_event_id is None:
+                ref.organizer_event_id, changed = organizer.id, True
+            if subject is not None and rec.booking.subject != subject:
+                rec.booking.subject, changed = subject, True
+            if organizer.private and rec.organizer_event not in (None, organizer.raw):
+                rec.organizer_event, changed = organizer.raw, True  # without its text
+            return changed
+
+        await self._mutate(booking_id, change)
+
     async def _locate(self, booking_id: str) -> None:
         record = (await get_record(self.services, self.index.tenant_id, booking_id)).value
         uid = record.booking.outlook.i_cal_uid
@@ -293,19 +326,38 @@ class ActionRunner:
             await self._record_copy(booking_id, parse_event(found))
 
     async def _revert(self, action: RevertOrganizerEvent) -> None:
-        """Re-read the organizer's event first: if it moved on since we saw the rejected
-        times, a newer change is coming through delta; never overwrite it."""
+        """Read the organizer's event, judge it, and write only if it is still the
+        version judged (If-Match on its changeKey): if the person moved it again since
+        we saw the rejected times, that newer change comes through delta and is judged
+        then; a 412 (changed between our read and our write) means read and judge
+        again. A person's newer change is never overwritten."""
         record = (await get_record(self.services, self.index.tenant_id, action.booking_id)).value
-        organizer = await self._organizer_copy(record)
         ref = record.booking.outlook
-        if organizer is None or not ref.organizer_mailbox:
-            log.warning("cannot revert %s: organizer's event not found", action.booking_id)
-            return
-        if (organizer.start, organizer.end) != (action.rejected_start, action.rejected_end):
-            log.info("revert of %s skipped: the organizer changed it again", action.booking_id)
-            return
         patch = time_patch(action.restore_start, action.restore_end)
-        await self.calendar.update_event(ref.organizer_mailbox, organizer.id, patch)
+        for _ in range(CONDITIONAL_ATTEMPTS):
+            organizer = await self._organizer_copy(record)
+            if organizer is None or not ref.organizer_mailbox:
+                log.warning("cannot revert %s: organizer's event not found", action.booking_id)
+                return
+            if (organizer.start, organizer.end) != (action.rejected_start, action.rejected_end):
+                log.info("revert of %s skipped: the organizer changed it again", action.booking_id)
+                return
+            try:
+                await self.calendar.update_event(
+                    ref.organizer_mailbox, organizer.id, patch, if_match=organizer.change_key
+                )
+            except GraphChangedError:
+                log.info("revert of %s: the event changed since it was read; judging again",
+                         action.booking_id)  # fmt: skip
+                continue
+            await self._reverted(action, record, organizer)
+            return
+        log.warning("revert of %s given up: the event kept changing", action.booking_id)
+
+    async def _reverted(
+        self, action: RevertOrganizerEvent, record: BookingRecord, organizer: RemoteEvent
+    ) -> None:
+        ref = record.booking.outlook
         await booking_event(
             self.services, EventType.BOOKING_REVERTED, record, Origin.OUTLOOK,
             key=f"{organizer.id}|{organizer.change_key}", reason=action.reason,
@@ -316,7 +368,7 @@ class ActionRunner:
             self.services, tenant_id=self.index.tenant_id, space_id=self.index.space.id,
             mailbox=self.index.room, organizer_event_id=organizer.id, reason=action.reason,
             meeting=declines.Meeting(
-                organizer.organizer_email or ref.organizer_mailbox,
+                organizer.organizer_email or ref.organizer_mailbox or "",
                 organizer.subject or record.booking.subject,
                 action.rejected_start, action.rejected_end,
             ),

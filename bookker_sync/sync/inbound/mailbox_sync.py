@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 from bookker_sync import telemetry
 from bookker_sync.domain.addresses import Mailbox
-from bookker_sync.domain.creation_intent import INTENT_SECONDS, in_flight
+from bookker_sync.domain.creation_intent import in_flight
 from bookker_sync.domain.events import EventFacts, EventType, Origin
 from bookker_sync.domain.models import TenantMode
 from bookker_sync.domain.reconcile import (
     IN_FLIGHT,
-    Action,
+    Ignore,
     RoomContext,
     reconcile,
     unanswered,
@@ -49,16 +49,27 @@ from bookker_sync.sync.messages import MailboxSyncMessage
 from bookker_sync.sync.ops import lag
 from bookker_sync.sync.outbound import creation_intents
 from bookker_sync.sync.outbound.tenants import get_tenant
+from bookker_sync.sync.ownership import holds_room
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
-PENDING_GRACE = timedelta(seconds=30)
+# A Bookker booking whose room copy has not shown up this long after its creation:
+# the room may have declined it (nothing is left on its calendar to tell us), so the
+# organizer's event is asked. Creations poke the room a few seconds later for this.
+PENDING_GRACE = timedelta(seconds=3)
 MAX_RUNS = 10
 MAX_FOLLOW_UP_SECONDS = 600
 IN_FLIGHT_WAIT_SECONDS = 3.0
+IN_FLIGHT_RETRY_SECONDS = 5
+
+
+class InFlightDeferredError(Exception):
+    """A delta item can't be judged while a Bookker creation on its slot is still in
+    flight: the page is not saved, so a later run (poked after a short delay) sees it
+    again."""
+
+
 SYNC_FAILING_AFTER = 3  # failed runs in a row before Bookker hears the room is failing
-# An event left to an in-flight creation is judged again after the creation's deadline.
-RECHECK_AFTER = timedelta(seconds=INTENT_SECONDS + 30)
 
 
 @dataclass
@@ -91,6 +102,8 @@ async def sync_mailbox(
     if space is None:
         log.warning("sync of %s skipped: no space of %s has this room mailbox", mailbox, tenant_id)
         return result
+    if not await holds_room(services, tenant, space.id, mailbox):
+        return result  # another tenant's room (or no directory bound): never touched
     if unless_synced_after is not None and await _synced_since(
         services, tenant_id, mailbox, unless_synced_after
     ):
@@ -168,31 +181,37 @@ async def _run_once(
     now, started = services.clock.now(), time.perf_counter()
     config = services.settings.sync
     window = fresh_window(now, config.horizon_past_days, config.horizon_future_days)
+    start, end = window.start, window.end
     space = (await services.repos.spaces.get(tenant_id, space_id)).value
-    index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), window.start)
+    index = await RoomIndex.load(services, tenant_id, space, Mailbox(mailbox), start)
     runner = ActionRunner(services, calendar, index)
-    before = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
+    state = await mailbox_state.mutate_state(services, tenant_id, mailbox, lambda s: False)
     await _resolve_intents(services, index)
-    rechecks = await _recheck(services, calendar, index, runner, before.recheck, now)
     reason = FullListing.NO_LINK if full else full_listing_reason(
-        now, has_link=before.delta_link is not None,
-        previous_run_abandoned=abandoned, due_at=before.full_listing_due_at,
+        now, has_link=state.delta_link is not None,
+        previous_run_abandoned=abandoned, due_at=state.full_listing_due_at,
     )  # fmt: skip
-    link = None if reason else before.delta_link
+    link = None if reason else state.delta_link
     if reason is not None and reason is not FullListing.NO_LINK:
         log.info("full listing of %s: %s", mailbox, reason.value)
     try:
-        seen = await _pull(
-            services, calendar, index, runner, link, window.start, window.end, result, owner
-        )
-    except SyncStateNotFoundError:
-        log.warning("delta token of %s evicted (410): full resync", mailbox)
-        result.full_resync = True
-        seen = await _pull(
-            services, calendar, index, runner, None, window.start, window.end, result, owner
-        )
+        try:
+            seen = await _pull(services, calendar, index, runner, link, start, end, result, owner)
+        except SyncStateNotFoundError:
+            log.warning("delta token of %s evicted (410): full resync", mailbox)
+            result.full_resync = True
+            seen = await _pull(services, calendar, index, runner, None, start, end, result, owner)
+    except InFlightDeferredError as exc:
+        log.info("sync of %s deferred: a Bookker booking on the slot of %s is in flight",
+                 mailbox, exc)  # fmt: skip
+        await runner.flush()
+        if any(not isinstance(a, Ignore) for a in runner.applied):
+            await _list_in_full_next(services, tenant_id, mailbox)
+        retry = MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox), full=full)
+        await messages.send(services.queues, retry, delay_seconds=IN_FLIGHT_RETRY_SECONDS)
+        return
     if seen is not None:  # a complete listing: what it lacks is gone
-        await _vanished(index, runner, seen, window.start)
+        await _vanished(index, runner, seen, start)
     await _pending_room_answers(services, index, runner, now)
     await runner.flush()
     for action in runner.applied:
@@ -212,9 +231,6 @@ async def _run_once(
         s.last_sync_at, s.last_error, s.consecutive_failures = now, None, 0
         s.failing_since = None
         s.space_id = space_id
-        s.recheck = {k: v for k, v in rechecks.items() if k not in index.judged} | {
-            k: now + RECHECK_AFTER for k in index.in_flight_ignored
-        }
         if listed:
             s.full_resyncs += 1
             s.window_start, s.window_end = window.start, window.end
@@ -226,11 +242,6 @@ async def _run_once(
     await mailbox_state.mutate_state(services, tenant_id, mailbox, done)
     if recovered is not None:
         await _room_health(services, recovered[0], EventType.ROOM_SYNC_RECOVERED, recovered[1])
-    if index.in_flight_ignored:
-        # Judged again once the creation is resolved, even if nothing pokes the room.
-        poke = MailboxSyncMessage(tenant_id=tenant_id, mailbox=Mailbox(mailbox))
-        delay = int(RECHECK_AFTER.total_seconds()) + 1
-        await messages.send(services.queues, poke, delay_seconds=delay)
     telemetry.record_sync(tenant_id, mailbox, time.perf_counter() - started, lag_seconds)
 
 
@@ -257,12 +268,15 @@ async def _pull(
             context = await _context(services, index, remote)
             actions = reconcile(stored.booking if stored else None, remote, context)
             if actions == [IN_FLIGHT]:
-                # Bookker is storing this event's booking right now: wait for it (ms),
-                # so its room copy is recorded instead of looked up again later.
-                stored = await index.wait_for_booking(services, remote, IN_FLIGHT_WAIT_SECONDS)
-                if stored is not None:
-                    actions = reconcile(stored.booking, remote, context)
-            _note_judgement(index, remote, actions)
+                # Bookker is storing a booking on this slot right now (this event's own,
+                # or one the room's answer decides against): wait for it (ms), then judge.
+                if not await index.wait_for_in_flight(services, remote, IN_FLIGHT_WAIT_SECONDS):
+                    raise InFlightDeferredError(remote.id)
+                stored = index.find(remote)
+                context = await _context(services, index, remote)
+                actions = reconcile(stored.booking if stored else None, remote, context)
+                if actions == [IN_FLIGHT]:
+                    raise InFlightDeferredError(remote.id)
             await runner.run(actions, remote)
         await runner.flush()  # the page's room writes, before its link is saved
         await mailbox_state.renew(services, index.tenant_id, index.room, owner)
@@ -276,12 +290,16 @@ async def _pull(
     return seen
 
 
-def _note_judgement(index: RoomIndex, remote: RemoteEvent, actions: list[Action]) -> None:
-    if actions == [IN_FLIGHT]:
-        index.in_flight_ignored.add(remote.id)
-    else:
-        index.judged.add(remote.id)
-        index.in_flight_ignored.discard(remote.id)
+async def _list_in_full_next(services: Services, tenant_id: str, mailbox: str) -> None:
+    """A deferred run applied part of a page whose link is not saved: replayed from the
+    old link, an event it accepted and that was removed since would never be mentioned
+    again. The next run lists the room in full instead."""
+
+    def change(s: MailboxState) -> bool:
+        s.full_listing_due_at = None
+        return True
+
+    await mailbox_state.mutate_state(services, tenant_id, mailbox, change)
 
 
 async def _resolve_intents(services: Services, index: RoomIndex) -> None:
@@ -294,35 +312,6 @@ async def _resolve_intents(services: Services, index: RoomIndex) -> None:
         log.warning("undoing abandoned creations of %s failed: %s", index.space.id, exc)
         return
     index.intent_slots = in_flight(left)
-
-
-async def _recheck(
-    services: Services,
-    calendar: CalendarApi,
-    index: RoomIndex,
-    runner: ActionRunner,
-    due: dict[str, datetime],
-    now: datetime,
-) -> dict[str, datetime]:
-    """Room events once left to an in-flight creation, judged now that it is resolved
-    (their delta items may never come back). Returns the ones still waiting."""
-    waiting: dict[str, datetime] = {}
-    for event_id, after in due.items():
-        if after > now:
-            waiting[event_id] = after
-            continue
-        found = await calendar.get_event(index.room, event_id)
-        if found is None:
-            continue
-        remote = parse_event(found)
-        stored = index.find(remote) or await index.refresh_for(services, remote)
-        context = await _context(services, index, remote)
-        actions = reconcile(stored.booking if stored else None, remote, context)
-        if actions == [IN_FLIGHT]:
-            waiting[event_id] = now + RECHECK_AFTER
-            continue
-        await runner.run(actions, remote)
-    return waiting
 
 
 async def _context(services: Services, index: RoomIndex, remote: RemoteEvent) -> RoomContext:

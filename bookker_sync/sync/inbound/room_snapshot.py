@@ -25,21 +25,26 @@ class RoomIndex:
     records: dict[str, BookingRecord] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
     user_bookings: dict[str, list[Booking]] = field(default_factory=dict)
+    since: datetime | None = None
     _holds: list[tuple[datetime, datetime]] | None = None
     # In-flight slots of unresolved creation intents, as read at the start of the run.
     intent_slots: list[tuple[datetime, datetime]] | None = None
-    # Room events this run left to an in-flight Bookker creation, and the ones it judged.
-    in_flight_ignored: set[str] = field(default_factory=set)
-    judged: set[str] = field(default_factory=set)
 
     @classmethod
     async def load(
         cls, services: Services, tenant_id: str, space: Space, room: str, since: datetime
     ) -> RoomIndex:
+        index = cls(tenant_id, space, room, since=since)
+        await index.reload(services)
+        return index
+
+    async def reload(self, services: Services) -> None:
+        """Read the room's bookings again (bookings stored by the API since the load)."""
         records = await services.repos.bookings.list(
-            tenant_id, "SpaceId eq @s and End gt @t", s=space.id, t=since
+            self.tenant_id, "SpaceId eq @s and End gt @t", s=self.space.id, t=self.since
         )
-        return cls(tenant_id, space, room, {r.booking.id: r for r in records})
+        for record in records:
+            self.put(record)
 
     def put(self, record: BookingRecord) -> None:
         self.records[record.booking.id] = record
@@ -101,16 +106,26 @@ class RoomIndex:
             self.put(record)
         return self.find(remote)
 
-    async def wait_for_booking(
+    async def wait_for_in_flight(
         self, services: Services, remote: RemoteEvent, seconds: float
-    ) -> BookingRecord | None:
+    ) -> bool:
+        """Wait (ms, at most ``seconds``) until the Bookker creations on ``remote``'s slot
+        are stored: its own booking (found by iCalUId) or every overlapping hold gone.
+        True when they are (the index then knows the stored bookings)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            found = await self.refresh_for(services, remote)
-            if found is not None:
-                return found
-        return None
+            if await self.refresh_for(services, remote) is not None:
+                return True
+            holds = await self.holds(services, services.clock.now())
+            if (
+                remote.start is None
+                or remote.end is None
+                or not any(s < remote.end and remote.start < e for s, e in holds)
+            ):
+                await self.reload(services)
+                return True
+        return False
 
     async def holds(self, services: Services, now: datetime) -> list[tuple[datetime, datetime]]:
         """In-flight Bookker creations in this space: ledger holds, and creation intents

@@ -4,6 +4,7 @@ its room subscriptions and syncs."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Literal, NotRequired, TypedDict
 
@@ -111,3 +112,29 @@ async def _tenant_summary(services: Services, tenant_id: str) -> TenantHealth:
         "maxSyncLagSeconds": (now - oldest).total_seconds() if oldest else None,
         "syncFailures": sum(s.consecutive_failures > 0 for s in states),
     }
+
+
+class Liveness(TypedDict):
+    """What GET /api/health tells anyone: alive, and can it reach its storage."""
+
+    status: Literal["ok", "degraded"]
+
+
+LIVENESS_SECONDS = 10.0  # one storage ping per instance and window, whatever the traffic
+_liveness: dict[int, tuple[Liveness, float]] = {}
+
+
+async def liveness(services: Services) -> Liveness:
+    """A cheap check for anonymous callers: one storage ping (no retries, 2 s at most),
+    cached; no table scans and nothing about tenants."""
+    key = id(services)
+    hit = _liveness.get(key)
+    if hit is not None and time.monotonic() - hit[1] < LIVENESS_SECONDS:
+        return hit[0]
+    try:
+        await asyncio.wait_for(services.repos.ping(retries=0), timeout=2)
+        answer: Liveness = {"status": "ok"}
+    except Exception:  # any failure means "degraded" to an anonymous caller
+        answer = {"status": "degraded"}
+    _liveness[key] = (answer, time.monotonic())
+    return answer

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.subscriptions import events_resource
-from bookker_sync.storage.repositories import APP_TABLES, SUBSCRIPTION_IDS_TABLE, TENANT_PARTITION
+from bookker_sync.storage.repositories import (
+    API_CLIENTS_TABLE,
+    APP_TABLES,
+    ROOM_CLAIMS_TABLE,
+    SUBSCRIPTION_IDS_TABLE,
+    TENANT_PARTITION,
+)
 from bookker_sync.storage.tenant_purge import purge_table
 from bookker_sync.sync.errors import BadRequestError
 from bookker_sync.sync.outbound.tenants import get_tenant
@@ -32,7 +38,9 @@ from bookker_sync.sync.subscriptions import ensure as subscriptions
 log = logging.getLogger(__name__)
 Progress = Callable[[str, str], None]  # (step, outcome)
 # Tables whose rows are not keyed by tenant: found by the tenant named in the document.
-NOT_KEYED_BY_TENANT = (SUBSCRIPTION_IDS_TABLE,)
+NOT_KEYED_BY_TENANT = (SUBSCRIPTION_IDS_TABLE, ROOM_CLAIMS_TABLE)
+# Not the tenant's data: API clients may serve many tenants (sync/ops/api_clients.py).
+NOT_PURGED = (API_CLIENTS_TABLE,)
 
 
 @dataclass
@@ -44,7 +52,7 @@ class OffboardReport:
 
 def offboard_steps(services: Services) -> int:
     """How many progress steps an offboarding reports (for a progress bar)."""
-    return 2 + len(APP_TABLES)
+    return 2 + len(APP_TABLES) - len(NOT_PURGED)
 
 
 async def offboard(
@@ -59,7 +67,7 @@ async def offboard(
     say("subscriptions", f"{report.subscriptions_deleted} deleted in Graph")
     await services.repos.tenants.delete(TENANT_PARTITION, tenant_id)
     say("sync", "stopped")
-    for table in APP_TABLES:
+    for table in (t for t in APP_TABLES if t not in NOT_PURGED):
         by_partition = table not in NOT_KEYED_BY_TENANT
         count = 0
         for _ in range(2):
@@ -85,14 +93,31 @@ async def _unsubscribe(services: Services, tenant_id: str, graph_tenant_id: str)
             rooms.add(room)
     if not rooms:
         return deleted
-    # Any subscription of the app on these rooms that we lost track of.
+    # Any subscription of the app on these rooms that we lost track of: never one that
+    # belongs to another tenant (its index says so), nor on a room another tenant owns.
+    owned = {
+        room for room in rooms
+        if await _not_someone_elses(services, tenant_id, graph_tenant_id, room)
+    }  # fmt: skip
     api = services.graph.subscriptions(graph_tenant_id)
-    wanted = {events_resource(room).lower().lstrip("/") for room in rooms}
+    wanted = {events_resource(room).lower().lstrip("/") for room in owned}
     try:
         for sub in await api.list_all():
-            if sub.resource.lower().lstrip("/") in wanted:
+            if sub.resource.lower().lstrip("/") not in wanted:
+                continue
+            indexed = await services.repos.subscription_ids.find(sub.id, "s")
+            if indexed is None or indexed.value.tenant_id == tenant_id:
                 await api.delete(sub.id)
                 deleted += 1
     except GraphError as exc:  # consent gone: Graph drops the subscriptions itself
         log.warning("listing %s's subscriptions failed: %s", tenant_id, exc)
     return deleted
+
+
+async def _not_someone_elses(
+    services: Services, tenant_id: str, graph_tenant_id: str, room: str
+) -> bool:
+    if not graph_tenant_id:
+        return False
+    claim = await services.repos.room_claims.find(graph_tenant_id, Mailbox(room))
+    return claim is None or claim.value.tenant_id == tenant_id

@@ -32,6 +32,7 @@ from bookker_sync.sync.errors import AppError, BadRequestError, NotFoundAppError
 from bookker_sync.sync.inbound.mailbox_sync import sync_mailbox
 from bookker_sync.sync.ops.status import room_mailbox
 from bookker_sync.sync.outbound.tenants import get_tenant
+from bookker_sync.sync.ownership import RoomClaimedError, claim_room
 from bookker_sync.sync.services import Services
 from bookker_sync.sync.subscriptions import ensure as subscriptions
 from bookker_sync.sync.subscriptions.renewal import RenewalReport, renew_due
@@ -165,6 +166,11 @@ async def _onboard_room(services: Services, tenant: Tenant, mapping: RoomMapping
         id=mapping.space_id, tenant_id=tenant.id, name=room.display_name,
         resource_email=room.email, capacity=room.capacity,
     )  # fmt: skip
+    try:
+        await claim_room(services, tenant, mapping.space_id, room.email)
+    except RoomClaimedError as exc:
+        mapping.ok, mapping.outcome = False, f"not onboarded: {exc.message}"
+        return
     if not mapping.existing:
         try:
             await services.repos.spaces.insert(tenant.id, space.id, space)

@@ -1,19 +1,27 @@
 """Bookings made in Bookker and written to Outlook.
 
-Order of a creation: rules → claim the slot in the space ledger (a hold) → create the
-Outlook event (transactionId = booking id, so a retried POST never makes a second
-event) → store the booking → confirm the hold. A Graph failure releases the hold and
-stores nothing: the API answers 201 only after Graph accepted the event.
+Order of a creation: rules → record the creation intent → claim the slot in the space
+ledger (a hold) → create the Outlook event (transactionId = booking id, so a retried
+POST never makes a second event) → store the booking → confirm the hold → remove the
+intent → 201. A Graph failure releases the hold and answers 502/503; a storage failure
+answers 503. Either way the intent stays, and once its deadline has passed a sweep
+cancels whatever Graph applied and removes what was stored
+(sync/outbound/creation_intents.py): a 5xx leaves nothing behind. A retry with the same
+Idempotency-Key before that resumes the intent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bookker_sync.domain import lifecycle
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.creation_intent import new_intent
 from bookker_sync.domain.events import EventType, Origin
 from bookker_sync.domain.models import (
@@ -31,7 +39,7 @@ from bookker_sync.domain.reconcile import CANCELLED_IN_BOOKKER
 from bookker_sync.domain.recurrence import expand, to_graph_pattern
 from bookker_sync.domain.rules import check_booking, check_occurrences
 from bookker_sync.graph.calendar_api import CalendarApi
-from bookker_sync.graph.errors import GraphError, GraphNotFoundError
+from bookker_sync.graph.errors import GraphChangedError, GraphError, GraphNotFoundError
 from bookker_sync.graph.event_json import (
     extension_body,
     fields_patch,
@@ -57,11 +65,12 @@ from bookker_sync.sync.errors import (
     ConflictAppError,
     ForbiddenError,
     GraphFailureError,
+    IdempotencyKeyReusedError,
     MailboxNotFoundError,
     RuleViolationError,
 )
 from bookker_sync.sync.events.log import booking_event
-from bookker_sync.sync.messages import OutboundMessage
+from bookker_sync.sync.messages import MailboxSyncMessage, OutboundMessage
 from bookker_sync.sync.outbound import creation_intents
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.commands import BookingChange, NewBooking
@@ -69,6 +78,10 @@ from bookker_sync.sync.outbound.tenants import get_space, get_tenant, get_user
 from bookker_sync.sync.services import Services
 
 _IDS = uuid.UUID("7f1d2c1e-5b1a-4c0e-9d59-6a3f8f0b7a11")
+# Real seconds after a creation when the room is synced again to see its answer (a
+# room usually answers within seconds; the second look catches a slow one).
+ROOM_ANSWER_FOLLOW_UPS = (5, 60)
+CONDITIONAL_ATTEMPTS = 3  # writes on an event a person may be editing (If-Match)
 # The Outlook write of a creation, retries included, well within the intent's deadline.
 GRAPH_WRITE_SECONDS = 60.0
 
@@ -159,19 +172,24 @@ async def create_booking(
     services: Services, tenant_id: str, body: NewBooking, idempotency_key: str | None
 ) -> Created:
     tenant = await get_tenant(services, tenant_id)
+    if not tenant.graph_tenant_id:
+        raise ConflictAppError(
+            f"tenant {tenant_id} has no Microsoft 365 directory bound yet: admin consent "
+            f"(GET /api/tenants/{tenant_id}/consent)"
+        )
     space = await get_space(services, tenant_id, body.space_id)
     user = await get_user(services, tenant_id, body.user_id)
     if body.end <= body.start:
         raise BadRequestError("end must be after start")
     booking_id = booking_id_for(tenant_id, idempotency_key)
-    if idempotency_key:
-        replay = await _replay(services, tenant_id, booking_id, body.recurrence is not None)
+    fingerprint = request_fingerprint(body) if idempotency_key else None
+    replay = await _replay(services, tenant_id, booking_id) if idempotency_key else None
+    if replay is not None:
+        _same_request(replay, fingerprint, idempotency_key)
         # Records and no intent: an earlier attempt completed. With an intent, it did not
         # (resumed below, or refused if it was undone).
-        if replay is not None and not await creation_intents.unresolved(
-            services, tenant_id, booking_id
-        ):
-            return replay
+        if not await creation_intents.unresolved(services, tenant_id, booking_id):
+            return replay.created
     occurrences = _occurrences(body, space)
     now = services.clock.now()
     mine = await user_bookings(services, tenant_id, user.id)
@@ -222,14 +240,29 @@ async def create_booking(
         for b, copy in zip(pending, copies, strict=True)
     ]
     records = [
-        BookingRecord(booking=booking, organizer_event=copy.raw, synced_at=now)
+        BookingRecord(
+            booking=booking, organizer_event=copy.raw, synced_at=now, request_hash=fingerprint
+        )
         for booking, copy in zip(bookings, copies, strict=True)
     ]
     for record in records:
         await _store_new(services, record)
     await services.ledger.confirm(tenant_id, space.id, claims)
     await creation_intents.complete(services, intent)
+    await _follow_up_room_answer(services, tenant, space)
     return Created(records=records, series_id=series_id, replayed=False)
+
+
+async def _follow_up_room_answer(services: Services, tenant: Tenant, space: Space) -> None:
+    """The room answers the invitation on its own time, and a decline leaves nothing on
+    its calendar to notify us about: delayed syncs of the room look at the answer on
+    the organizer's event, so a decline shows in Bookker within seconds."""
+    room = room_of(tenant, space)
+    if room is None:
+        return
+    poke = MailboxSyncMessage(tenant_id=tenant.id, mailbox=Mailbox(room))
+    for delay in ROOM_ANSWER_FOLLOW_UPS:
+        await messages.send(services.queues, poke, delay_seconds=delay)
 
 
 def _occurrences(body: NewBooking, space: Space) -> list[tuple[datetime, datetime]]:
@@ -247,18 +280,48 @@ def _dated(start: datetime, violation: Violation) -> Violation:
     )
 
 
-async def _replay(
-    services: Services, tenant_id: str, booking_id: str, series: bool
-) -> Created | None:
+@dataclass(frozen=True)
+class _Replay:
+    created: Created
+    request_hash: str | None
+
+
+async def _replay(services: Services, tenant_id: str, booking_id: str) -> _Replay | None:
     """A POST retried with the same idempotency key returns what the first one made."""
-    if not series:
-        single = await services.repos.bookings.find(tenant_id, booking_id)
-        return Created([single.value], None, replayed=True) if single else None
-    occurrences = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
-    if occurrences:
-        ordered = sorted(occurrences, key=lambda r: r.booking.start)
-        return Created(ordered, booking_id, replayed=True)
+    single = await services.repos.bookings.find(tenant_id, booking_id)
+    if single is not None:
+        record = single.value
+        return _Replay(Created([record], None, replayed=True), record.request_hash)
+    series = await services.repos.bookings.list(tenant_id, "SeriesId eq @s", s=booking_id)
+    if series:
+        ordered = sorted(series, key=lambda r: r.booking.start)
+        return _Replay(Created(ordered, booking_id, replayed=True), ordered[0].request_hash)
     return None
+
+
+def request_fingerprint(body: NewBooking) -> str:
+    """SHA-256 of the request as understood (times in UTC, recurrence normalised), so
+    a retry that spells the same request differently still matches."""
+    canonical = {
+        "spaceId": body.space_id, "userId": body.user_id,
+        "start": body.start.astimezone(UTC).isoformat(),
+        "end": body.end.astimezone(UTC).isoformat(), "subject": body.subject,
+        "recurrence": body.recurrence.model_dump(mode="json") if body.recurrence else None,
+        "fields": dataclasses.asdict(body.fields),
+    }  # fmt: skip
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _same_request(replay: _Replay, fingerprint: str | None, key: str | None) -> None:
+    # Bookings stored before fingerprints existed (None) are replayed as before.
+    if fingerprint is None or replay.request_hash in (None, fingerprint):
+        return
+    raise IdempotencyKeyReusedError(
+        f"Idempotency-Key {key!r} was already used for a different booking request; "
+        "send a new key for a new booking",
+        idempotencyKey=key,
+    )
 
 
 async def _claim(
@@ -447,7 +510,10 @@ async def update_booking(
     space_room = room_of(tenant, space)
     outlook_patch = _outlook_patch(old, start, end, subject, patch, space_room, space.name)
     try:
-        event = await _patch_outlook(services, tenant, old, outlook_patch)
+        event = await _patch_outlook(services, tenant, old, outlook_patch, start, end)
+    except ConflictAppError:
+        await apply_ledger(services, old, moved.ledger.undo())
+        raise
     except GraphError as exc:
         await apply_ledger(services, old, moved.ledger.undo())
         raise _graph_failure(exc, "the change", old.outlook.organizer_mailbox or "") from exc
@@ -475,15 +541,43 @@ def _outlook_patch(
 
 
 async def _patch_outlook(
-    services: Services, tenant: Tenant, booking: Booking, patch: JsonObject
+    services: Services,
+    tenant: Tenant,
+    booking: Booking,
+    patch: JsonObject,
+    start: datetime,
+    end: datetime,
 ) -> GraphEvent | None:
+    """PATCH the organizer's event, conditional on the version last seen: if the person
+    changed it since (412), it is read again; still at the booking's times (they
+    changed something else), the patch goes on that version; moved or cancelled in
+    Outlook, nothing is written and the API answers 409 (that change reaches Bookker
+    through the sync)."""
     ref = booking.outlook
     if not ref.organizer_mailbox or not ref.organizer_event_id:
         raise GraphError(409, "NoOutlookEvent", "the booking has no Outlook event to change")
     if not patch:
         return None  # nothing for Outlook to change
     calendar = services.graph.calendar(tenant.graph_tenant_id)
-    return await calendar.update_event(ref.organizer_mailbox, ref.organizer_event_id, patch)
+    change_key = ref.change_key
+    for _ in range(CONDITIONAL_ATTEMPTS):
+        try:
+            return await calendar.update_event(
+                ref.organizer_mailbox, ref.organizer_event_id, patch, if_match=change_key
+            )
+        except GraphChangedError:
+            fresh = await calendar.get_event(ref.organizer_mailbox, ref.organizer_event_id)
+        if fresh is None or fresh.is_cancelled:
+            raise ConflictAppError("the booking was cancelled in Outlook meanwhile") from None
+        times = (fresh.start, fresh.end)
+        if times != (booking.start, booking.end):
+            if "start" in patch and times == (start, end):
+                return fresh  # our own write went through (its answer was lost, then retried)
+            raise ConflictAppError(
+                "the booking was changed in Outlook meanwhile; try again in a moment"
+            ) from None
+        change_key = fresh.change_key  # changed, but not its times: patch that version
+    raise ConflictAppError("the booking kept changing in Outlook; try again in a moment")
 
 
 async def _save_update(

@@ -16,10 +16,12 @@ from bookker_sync.domain.reconcile import (
     outlook_cancellation,
 )
 from bookker_sync.graph.calendar_api import CalendarApi
+from bookker_sync.graph.errors import GraphChangedError
 from bookker_sync.sync.room_declines import RoomDecline, decline_room_copy
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
+CONDITIONAL_ATTEMPTS = 3
 
 
 async def tell_outlook_cancelled(
@@ -31,14 +33,42 @@ async def tell_outlook_cancelled(
     match action:
         case DeclineRoomCopy():
             await _room_declines(services, calendar, booking, action.reason)
-        case CancelOrganizerEvent(notify_attendees=True):
+        case CancelOrganizerEvent(notify_attendees=notify):
             assert ref.organizer_mailbox and ref.organizer_event_id
-            await calendar.cancel_event(ref.organizer_mailbox, ref.organizer_event_id, reason)
-        case CancelOrganizerEvent():
-            assert ref.organizer_mailbox and ref.organizer_event_id
-            await calendar.delete_event(ref.organizer_mailbox, ref.organizer_event_id)
+            await _cancel_organizer_event(
+                calendar, ref.organizer_mailbox, ref.organizer_event_id, ref.change_key,
+                reason, notify=notify,
+            )  # fmt: skip
         case _:
             log.info("cancellation of %s: nothing to tell Outlook (%s)", booking.id, action)
+
+
+async def _cancel_organizer_event(
+    calendar: CalendarApi,
+    mailbox: str,
+    event_id: str,
+    change_key: str | None,
+    reason: str,
+    *,
+    notify: bool,
+) -> None:
+    """Cancelled (attendees told) or deleted, conditional on the version last seen: if
+    the person changed the event meanwhile (412), it is read again and judged again.
+    Bookker cancelled the booking, so a still-live event is cancelled all the same; one
+    already cancelled or gone is left as it is."""
+    for _ in range(CONDITIONAL_ATTEMPTS):
+        try:
+            if notify:
+                await calendar.cancel_event(mailbox, event_id, reason, if_match=change_key)
+            else:
+                await calendar.delete_event(mailbox, event_id, if_match=change_key)
+            return
+        except GraphChangedError:
+            fresh = await calendar.get_event(mailbox, event_id)
+            if fresh is None or fresh.is_cancelled:
+                return
+            change_key = fresh.change_key
+    raise GraphChangedError(412, "KeptChanging", f"event {event_id} kept changing")
 
 
 async def _room_declines(

@@ -24,7 +24,7 @@ class EventsDestination:
 
 @dataclass(frozen=True)
 class TenantConfig:
-    graph_tenant_id: str
+    graph_tenant_id: str | None  # None: keep the bound directory
     mode: TenantMode
     display_name: str = ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.events import Origin
 from bookker_sync.domain.models import Booking, BookingStatus, TenantMode
 from bookker_sync.graph.errors import GraphError
@@ -15,6 +16,7 @@ from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.outbound.bookings import mark_cancelled
 from bookker_sync.sync.outbound.cancellation import tell_outlook_cancelled
 from bookker_sync.sync.outbound.tenants import get_space, get_tenant
+from bookker_sync.sync.ownership import release_room
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ async def delete_space(services: Services, tenant_id: str, space_id: str, *, for
     """Remove the space; returns how many future bookings were cancelled. Without
     ``force`` a space with future confirmed bookings is kept (ConflictAppError)."""
     tenant = await get_tenant(services, tenant_id)
-    await get_space(services, tenant_id, space_id)
+    space = await get_space(services, tenant_id, space_id)
     upcoming = await future_bookings(services, tenant_id, space_id)
     if upcoming and not force:
         raise ConflictAppError(
@@ -57,6 +59,9 @@ async def delete_space(services: Services, tenant_id: str, space_id: str, *, for
         stored = await get_record(services, tenant_id, booking.id)
         await mark_cancelled(services, stored, reason=SPACE_REMOVED, origin=Origin.SYSTEM)
     await services.repos.spaces.delete(tenant_id, space_id)
+    room = Mailbox.parse(space.resource_email)
+    if room is not None:  # the room is free for another space (or tenant) again
+        await release_room(services, tenant_id, tenant.graph_tenant_id, room, space_id)
     await messages.send(
         services.queues, LifecycleMessage(kind="ensure", tenant_id=tenant_id, space_id=space_id)
     )

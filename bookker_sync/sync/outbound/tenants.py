@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 
+from bookker_sync.domain.addresses import Mailbox
 from bookker_sync.domain.models import Space, Tenant, TenantMode, User
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.json_types import JsonObject
 from bookker_sync.storage.repositories import TENANT_PARTITION
 from bookker_sync.sync import messages
-from bookker_sync.sync.errors import MailboxNotFoundError, NotFoundAppError
+from bookker_sync.sync.errors import ForbiddenError, MailboxNotFoundError, NotFoundAppError
 from bookker_sync.sync.events import push_config
 from bookker_sync.sync.messages import LifecycleMessage
 from bookker_sync.sync.outbound.commands import EventsChange, SpaceConfig, TenantConfig, UserConfig
+from bookker_sync.sync.ownership import bind_directory, claim_room, release_room
 from bookker_sync.sync.services import Services
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,25 @@ async def get_user(services: Services, tenant_id: str, user_id: str) -> User:
 
 
 async def put_tenant(
-    services: Services, tenant_id: str, body: TenantConfig, events: EventsChange | None = None
+    services: Services,
+    tenant_id: str,
+    body: TenantConfig,
+    events: EventsChange | None = None,
+    *,
+    may_bind: bool = True,
 ) -> tuple[Tenant, bool]:
     """Create or replace; returns (tenant, created). ``events`` sets or removes the
-    push destination (checked before anything is written)."""
-    tenant = Tenant(id=tenant_id, **vars(body))
+    push destination (checked before anything is written). A ``graph_tenant_id`` other
+    than the bound one rebinds the tenant's directory, which only a caller that
+    ``may_bind`` can do (otherwise: admin consent); left out, the binding is kept."""
+    existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
+    bound = existed.value.graph_tenant_id if existed else ""
+    wanted = body.graph_tenant_id.lower() if body.graph_tenant_id else bound
+    if wanted != bound and not may_bind:
+        raise ForbiddenError(
+            "the tenant's directory (graphTenantId) is bound by admin consent: "
+            f"GET /api/tenants/{tenant_id}/consent"
+        )
     if events is not None and events.given:
         if events.destination is None:
             await push_config.remove_push(services, tenant_id)
@@ -52,8 +68,14 @@ async def put_tenant(
             await push_config.configure_push(services, tenant_id, push_config.PushConfig(
                 events.destination.url, events.destination.secret
             ))  # fmt: skip
-    existed = await services.repos.tenants.find(TENANT_PARTITION, tenant_id)
+    if existed is not None and wanted != bound:
+        bound = (await bind_directory(services, tenant_id, wanted)).graph_tenant_id
+    tenant = Tenant(
+        id=tenant_id, graph_tenant_id=bound, mode=body.mode, display_name=body.display_name
+    )
     await services.repos.tenants.upsert(TENANT_PARTITION, tenant_id, tenant)
+    if existed is None and wanted:
+        tenant = await bind_directory(services, tenant_id, wanted)
     if existed is not None and existed.value.mode != tenant.mode:
         await messages.send(
             services.queues, LifecycleMessage(kind="ensureTenant", tenant_id=tenant_id)
@@ -68,7 +90,13 @@ async def put_space(
     space = Space(id=space_id, tenant_id=tenant_id, **vars(body))
     await _check_room_exists(services, tenant, space)
     existed = await services.repos.spaces.find(tenant_id, space_id)
+    room = Mailbox.parse(space.resource_email)
+    if room is not None:
+        await claim_room(services, tenant, space_id, room)  # RoomClaimedError: 409
     await services.repos.spaces.upsert(tenant_id, space_id, space)
+    previous = Mailbox.parse(existed.value.resource_email) if existed else None
+    if previous is not None and previous != room:
+        await release_room(services, tenant_id, tenant.graph_tenant_id, previous, space_id)
     # Subscribing calls Graph (and Graph calls our webhook back): done by the lifecycle
     # queue, with retries, not inside this request.
     await messages.send(
@@ -84,6 +112,8 @@ async def _check_room_exists(services: Services, tenant: Tenant, space: Space) -
     and its subscription state on the status page tells what is wrong."""
     if tenant.mode is not TenantMode.BIDIRECTIONAL or not space.resource_email:
         return
+    if not tenant.graph_tenant_id:
+        return  # no directory bound yet: nothing to ask
     calendar = services.graph.calendar(tenant.graph_tenant_id)
     try:
         exists = await calendar.mailbox_exists(space.resource_email)

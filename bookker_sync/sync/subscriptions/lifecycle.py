@@ -70,7 +70,7 @@ async def _lifecycle_event(services: Services, message: LifecycleMessage) -> Non
         )
         return
     record = stored.value
-    if record.subscription_id != message.subscription_id:
+    if (record.subscription_id or "").lower() != (message.subscription_id or "").lower():
         log.info("lifecycle %s for an old subscription of %s ignored", event, record.mailbox)
         return
     if event == "subscriptionRemoved":
@@ -83,7 +83,12 @@ async def _lifecycle_event(services: Services, message: LifecycleMessage) -> Non
 
 async def _recreate(services: Services, record: SubscriptionRecord) -> None:
     tenant = await get_tenant(services, record.tenant_id)
-    await subscriptions.create(services, tenant, record.space_id, record.mailbox)
+    try:
+        await subscriptions.create(services, tenant, record.space_id, record.mailbox)
+    except GraphError as exc:
+        if not subscriptions.settled_failure(exc):
+            raise
+        log.warning("recreating the subscription of %s left for later: %s", record.mailbox, exc)
 
 
 async def _reauthorize(services: Services, record: SubscriptionRecord) -> None:
