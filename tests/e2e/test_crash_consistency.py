@@ -160,18 +160,12 @@ def test_storage_fails_while_the_outlook_write_is_in_flight(storage_stack: Stack
 
 
 def _notification(stack: Stack, t: Tenant) -> dict[str, Any]:
-    async def record() -> tuple[str, str]:
-        clients = build_clients(StorageSettings(connection_string=stack.azurite.connection_string))
-        try:
-            [sub] = await Repositories(clients.tables).subscriptions.list(t.id)
-            assert sub.subscription_id is not None
-            return sub.subscription_id, sub.client_state
-        finally:
-            await clients.close()
-
-    sub_id, state = asyncio.run(record())
-    return {"subscriptionId": sub_id, "clientState": state, "tenantId": t.graph_tenant_id,
-            "changeType": "updated", "resource": f"Users/{uuid.uuid4()}/Events/x"}  # fmt: skip
+    """A genuine item for the tenant's room subscription (its clientState as Graph
+    holds it: the app stores only a digest)."""
+    [sub] = Outlook(stack, t).call("GET", "subscriptions")["value"]
+    return {"subscriptionId": sub["id"], "clientState": sub["clientState"],
+            "tenantId": t.graph_tenant_id, "changeType": "updated",
+            "resource": f"Users/{uuid.uuid4()}/Events/x"}  # fmt: skip
 
 
 def _post(stack: Stack, items: list[dict[str, Any]]) -> tuple[int, float, str]:

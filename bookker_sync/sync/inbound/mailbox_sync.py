@@ -273,6 +273,8 @@ async def _pull(
                 if not await index.wait_for_in_flight(services, remote, IN_FLIGHT_WAIT_SECONDS):
                     raise InFlightDeferredError(remote.id)
                 stored = index.find(remote)
+                if stored is None:  # not its booking; the creation may have been undone
+                    remote = await _current(calendar, index.room, remote)  # and it cancelled
                 context = await _context(services, index, remote)
                 actions = reconcile(stored.booking if stored else None, remote, context)
                 if actions == [IN_FLIGHT]:
@@ -288,6 +290,14 @@ async def _pull(
 
         await mailbox_state.mutate_state(services, index.tenant_id, index.room, keep)
     return seen
+
+
+async def _current(calendar: CalendarApi, room: str, remote: RemoteEvent) -> RemoteEvent:
+    """The room event as it is now (a delta item read before a wait may be stale)."""
+    found = await calendar.get_event(room, remote.id)
+    if found is None:
+        return parse_event({"id": remote.id, "@removed": {"reason": "deleted"}})
+    return parse_event(found)
 
 
 async def _list_in_full_next(services: Services, tenant_id: str, mailbox: str) -> None:
