@@ -165,7 +165,7 @@ class EventSettings(BaseModel):
 
     retention_days: int = Field(default=30, ge=1, le=3650)
     event_json_retention_days: int = Field(default=90, ge=1, le=3650)
-    # Local stack only: push to http://127.0.0.1:* / http://localhost:* (DESIGN §9).
+    # Local stack only: push to http://127.0.0.1:* / http://localhost:*.
     allow_local_http: bool = False
 
 

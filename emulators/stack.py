@@ -89,7 +89,7 @@ def host_env(connection_string: str, layout: Layout = Layout()) -> dict[str, str
         "RENEW_SCHEDULE": os.environ.get("RENEW_SCHEDULE", "0 */10 * * * *"),
         # As in Azure (infra/main.bicep): the host refuses bodies past 4 MB unread.
         "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "4194304",
-        # Event pushes to http://127.0.0.1:* / http://localhost:* (DESIGN §9: local only).
+        # Event pushes to http://127.0.0.1:* / http://localhost:* (local stacks only).
         "EVENTS_ALLOW_LOCAL_HTTP": "true",
         "FUNCTIONS_HOST_CLOCK_URL": f"{graph}/_emulator/clock",
         "FUNCTIONS_HOST_CLOCK_CA": ca,

@@ -1,4 +1,4 @@
-"""Who is calling the API, and may they (DESIGN.md §10).
+"""Who is calling the API, and may they.
 
 ``API_AUTH`` decides:
 

@@ -1,4 +1,4 @@
-"""Events told to Bookker (DESIGN.md §9) through the real stack: the pull feed and the
+"""Events told to Bookker through the real stack: the pull feed and the
 signed push (Standard Webhooks) to a receiver on 127.0.0.1, checked with the
 ``standardwebhooks`` library itself."""
 
