@@ -94,7 +94,7 @@ async def _register(connection: str) -> tuple[str, str]:
     try:
         await Repositories(clients.tables).subscription_ids.upsert(sub_id, "s", SubscriptionIndex(
             tenant_id="bench", mailbox="room@bench.test", graph_tenant_id=GRAPH_TENANT,
-            client_state=secret,
+            client_state_hash=_digest(secret),
         ))  # fmt: skip
     finally:
         await clients.close()
@@ -165,6 +165,14 @@ def main() -> int:
     line, ok = summary(measure())
     print(line)
     return 0 if ok else 1
+
+
+def _digest(client_state: str) -> str:
+    """What the app stores for a clientState: its keyed digest (the local stack's key)."""
+    from bookker_sync.domain.signing import CLIENT_STATE, keyed_digest
+    from bookker_sync.settings import SecuritySettings
+
+    return keyed_digest(SecuritySettings().key, CLIENT_STATE, client_state)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def measure_burst(
     notes = stack.emulator.stats()["notifications"]["sent"] - notes_before
     baseline_notes = worker.counts.notifications - seen_before
     return {
-        "k": k, "required": required, "ours": cost(diff, APP_CLIENT_ID),
+        "k": k, "required": required, "accepted": accepted, "ours": cost(diff, APP_CLIENT_ID),
         "baseline": cost(diff, baseline_worker.CLIENT_ID),
         "notes_ours": notes - baseline_notes, "notes_baseline": baseline_notes,
     }  # fmt: skip
@@ -172,7 +172,8 @@ def line(results: list[dict[str, Any]], echo: dict[str, Any]) -> str:
             f"K={k}: this design {ours.get('reads', 0) / k:.2f} reads/change "
             f"({ours.get('delta', 0)} delta pages for {pages_needed(k)} of listing"
             f"{' + 1 round after its declines' if r['required'] else ''}, "
-            f"{ours.get('eventReads', 0)} event reads) + "
+            f"{ours.get('eventReads', 0)} event reads, {r['accepted']} required: the "
+            f"organizer's subject, once per new Outlook booking) + "
             f"{ours.get('writes', 0) / k:.2f} writes/change ({ours.get('writes', 0)} sent, "
             f"{r['required']} required) vs per-notification baseline run on the same burst "
             f"{base.get('reads', 0) / k:.2f} reads + {base.get('writes', 0) / k:.2f} writes"
@@ -199,10 +200,14 @@ def targets_met(results: list[dict[str, Any]], echo: dict[str, Any]) -> list[str
         if ours.get("writes", 0) != r["required"]:
             missed.append(f"K={k}: {ours.get('writes', 0)} writes, {r['required']} required")
         # One delta listing of the burst, plus one round for the echo of the room's own
-        # declines (their notifications arrive after the listing).
+        # declines (their notifications arrive after the listing). The only event reads a
+        # decision requires: the organizer's subject of each new Outlook booking (a room's
+        # copy shows the organizer's name instead), read once per booking.
         allowed = pages_needed(k) + (1 if r["required"] else 0)
-        if ours.get("eventReads", 0) or ours.get("delta", 0) > allowed:
-            missed.append(f"K={k}: reads beyond {allowed} delta pages: {ours}")
+        if ours.get("eventReads", 0) > r["accepted"] or ours.get("delta", 0) > allowed:
+            missed.append(
+                f"K={k}: reads beyond {allowed} delta pages + {r['accepted']} subject reads: {ours}"
+            )
         if not r["baseline"].get("reads"):
             missed.append(f"K={k}: the baseline did not run")
     if echo["room_writes"] or echo["extra"]:

@@ -154,7 +154,7 @@ async def register(
             sub_id, secret = str(uuid.uuid4()), uuid.uuid4().hex
             await repo.upsert(sub_id, "s", SubscriptionIndex(
                 tenant_id=tenant_id, mailbox=f"room{i}@bench.test", graph_tenant_id=graph_tenant,
-                client_state=secret,
+                client_state_hash=_digest(secret),
             ))  # fmt: skip
             subs[sub_id] = (secret, graph_tenant)
         queue = QueueClient.from_connection_string(connection, CEILING_QUEUE)
@@ -243,6 +243,14 @@ def main() -> int:
     limit = GRAPH_ANSWER_SECONDS * 1000
     ok = all(r["errors"] == 0 and r["max"] < limit for r in (fast_hook, slow_hook))
     return 0 if ok else 1
+
+
+def _digest(client_state: str) -> str:
+    """What the app stores for a clientState: its keyed digest (the local stack's key)."""
+    from bookker_sync.domain.signing import CLIENT_STATE, keyed_digest
+    from bookker_sync.settings import SecuritySettings
+
+    return keyed_digest(SecuritySettings().key, CLIENT_STATE, client_state)
 
 
 if __name__ == "__main__":
