@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from bookker_sync.domain.addresses import is_strict_address
 from bookker_sync.domain.models import Model, SpaceRules, TenantMode, UserRules
@@ -118,6 +118,15 @@ class TenantPut(Model):
         description="Push the tenant's events to this URL, signed per Standard Webhooks "
         "(absent: unchanged; null: stop pushing).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _graph_tenant_id_not_null(cls, data: object) -> object:
+        # Left out keeps the binding; an explicit null would silently mean the same, so it
+        # is refused like any other non-GUID value.
+        if isinstance(data, dict) and "graphTenantId" in data and data["graphTenantId"] is None:
+            raise ValueError("graphTenantId must be a GUID (leave it out to keep the binding)")
+        return data
 
     def to_command(self) -> TenantConfig:
         return TenantConfig(self.graph_tenant_id, self.mode, self.display_name)
