@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,9 +40,10 @@ def active_subscription(stack: Stack, t: Tenant) -> Any:
     return wait_for(found, timeout=30)
 
 
-def slot(days: int, hour: int) -> tuple[datetime, datetime]:
-    day = (datetime.now(UTC) + timedelta(days=days)).replace(hour=hour, minute=0, second=0,
-                                                            microsecond=0)  # fmt: skip
+def slot(stack: Stack, days: int, hour: int) -> tuple[datetime, datetime]:
+    # Days ahead of the stack's (virtual) clock: earlier tests may have moved it.
+    now = stack.emulator.clock_now()
+    day = (now + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
     return day, day + timedelta(hours=1)
 
 
@@ -86,7 +87,7 @@ def test_a_second_tenant_cannot_claim_another_tenants_room(stack: Stack) -> None
     stack.emulator.flush_notifications()
     live = Outlook(stack, victim).call("GET", "subscriptions")["value"]
     assert [s["id"] for s in live] == [record.subscription_id]
-    start, end = slot(3, 9)
+    start, end = slot(stack, 3, 9)
     Outlook(stack, victim).book_room(alice, room, start, end, "my meeting")
     [booking] = settle(stack, lambda: victim.bookings(status="confirmed"))
     assert booking["userId"] == "alice" and booking["source"] == "outlook"
@@ -105,7 +106,7 @@ def test_two_tenants_sharing_a_directory_each_keep_their_own_rooms(stack: Stack)
     assert room1 and room2
     active_subscription(stack, first)
     active_subscription(stack, second)
-    start, end = slot(4, 10)
+    start, end = slot(stack, 4, 10)
     outlook = Outlook(stack, first)
     outlook.book_room(alice, room1, start, end, "first's")
     outlook.book_room(bob, room2, start, end, "second's")
