@@ -41,9 +41,7 @@ def next_monday(stack: Stack) -> datetime:
 
 def sync(stack: Stack, tenant_id: str, room: str) -> None:
     """A sync of the room, finished (also one another worker held the room for)."""
-    out = stack.run_function("sync_mailbox", {"tenantId": tenant_id, "mailbox": room})
-    assert out["status"] == "Succeeded", out
-    stack.wait_mailbox_idle(tenant_id, room)
+    stack.sync_mailbox(tenant_id, room)
 
 
 @contextlib.contextmanager

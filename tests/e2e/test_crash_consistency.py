@@ -41,8 +41,7 @@ M = monday()
 
 
 def _sync(stack: Stack, t: Tenant, room: str) -> None:
-    out = stack.run_function("sync_mailbox", {"tenantId": t.id, "mailbox": room})
-    assert out["status"] == "Succeeded", out
+    stack.sync_mailbox(t.id, room)
 
 
 def _past_the_deadline(stack: Stack) -> None:

@@ -20,10 +20,7 @@ OPEN = {"timeZone": "UTC", "maxMinutes": 120,
 
 
 def sync(stack: Stack, tenant_id: str, room: str) -> dict:
-    out = stack.run_function("sync_mailbox", {"tenantId": tenant_id, "mailbox": room})
-    assert out["status"] == "Succeeded", out
-    stack.wait_mailbox_idle(tenant_id, room)
-    return out
+    return stack.sync_mailbox(tenant_id, room)
 
 
 def test_outlook_create_update_cancel_reach_bookker(stack: Stack):

@@ -152,6 +152,15 @@ class Stack:
         result: dict[str, Any] = r.json()
         return result
 
+    def sync_mailbox(self, tenant_id: str, mailbox: str) -> dict[str, Any]:
+        """A sync of the mailbox, finished: the run succeeded and no sync of it is still
+        running or owed (a run that found another worker holding the lease only marked
+        the mailbox dirty; the holder runs again)."""
+        out = self.run_function("sync_mailbox", {"tenantId": tenant_id, "mailbox": mailbox})
+        assert out["status"] == "Succeeded", out
+        self.wait_mailbox_idle(tenant_id, mailbox)
+        return out
+
     def new_tenant(self, mode: str = "bidirectional") -> Tenant:
         graph_tenant = str(uuid.uuid4())
         self.emulator.add_tenant(graph_tenant, APP_CLIENT_ID, APP_SECRET)
