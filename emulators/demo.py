@@ -25,6 +25,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from emulators.event_receiver import EventReceiver, new_secret
 from emulators.processes import REPO
 
 # The stack hands the demo the app's settings, so its ports and state dir are followed.
@@ -62,6 +63,12 @@ class Demo:
         self.alice, self.bob = "alice@contoso.example", "bob@contoso.example"
         self.mar, self.sol = "sala.mar@contoso.example", "sala.sol@contoso.example"
         self.carol = "carol@fabrikam.example"
+        self.northwind_graph = str(uuid.uuid5(uuid.NAMESPACE_DNS, "northwind.example"))
+        self.norte = "sala.norte@northwind.example"
+        # Bookker's webhook, in this process; a fresh signing secret each run.
+        self.receiver = EventReceiver("/bookker/events")
+        self.push_secret = new_secret()
+        self.feed_mark = ""  # the feed's cursor when the push was set up
         self._tokens: dict[str, str] = {}
         self.number = 0
 
@@ -159,9 +166,26 @@ class Demo:
         if r.status_code not in (200, 201):
             raise DemoError(f"PUT {path} → {r.status_code} {r.text}")
 
-    def subscriptions(self) -> dict[str, dict[str, Any]]:
-        """The app's Graph subscriptions for Contoso's rooms, by room."""
-        found = self.outlook("GET", "subscriptions")["value"]
+    def feed(self, after: str = "") -> tuple[list[dict[str, Any]], str]:
+        """The tenant's events after ``after`` (all of them when empty), and the cursor
+        to read on from, paging through the feed as a client would."""
+        events: list[dict[str, Any]] = []
+        cursor = after
+        while True:
+            params: dict[str, Any] = {"limit": 100, **({"after": cursor} if cursor else {})}
+            r = self.api.get(f"/tenants/{self.tenant}/events", params=params)
+            if r.status_code != 200:
+                raise DemoError(f"GET events → {r.status_code} {r.text[:300]}")
+            page = r.json()
+            events.extend(page["value"])
+            cursor = str(page["cursor"])
+            if not page["value"]:
+                return events, cursor
+
+    def subscriptions(self, graph: str = "") -> dict[str, dict[str, Any]]:
+        """The app's Graph subscriptions for a directory's rooms (Contoso's by default),
+        by room."""
+        found = self.outlook("GET", "subscriptions", graph=graph)["value"]
         by_room = {}
         for sub in found:  # resource: /users/{room}/events
             parts = [p for p in str(sub["resource"]).split("/") if p]
@@ -557,6 +581,146 @@ class Demo:
         self.wait("every room back in sync", self.all_in_sync, timeout=WAIT_SECONDS)
         self.ok("the reconcile timer synced every room: all in sync")
 
+    def events_push(self) -> None:
+        self.step("Contoso's events go to Bookker: a signed push (Standard Webhooks) and a feed")
+        _, self.feed_mark = self.feed()
+        self.put(
+            f"/tenants/{self.tenant}",
+            {
+                "graphTenantId": self.contoso_graph,
+                "mode": "bidirectional",
+                "displayName": "Contoso",
+                "events": {"url": self.receiver.url, "secret": self.push_secret},
+            },
+        )
+        self.ok(
+            f"push: POST {self.receiver.url} (Bookker's webhook, played by this demo), "
+            "signed with a whsec_ secret the app stores and never shows back"
+        )
+        self.ok(f"pull: GET {API}/tenants/{self.tenant}/events?after=<cursor> (CloudEvents)")
+
+    def events_received(self) -> None:
+        self.step("Bookker got every event above: pulled from the feed, pushed and verified")
+        pulled, _ = self.feed(self.feed_mark)
+        wanted = {e["id"] for e in pulled}
+
+        def all_pushed() -> list[dict[str, Any]] | None:
+            got = self.receiver.verified(self.push_secret)  # raises on a bad signature
+            return got if wanted <= {e["id"] for e in got} else None
+
+        pushed = self.wait(f"{len(wanted)} events pushed", all_pushed)
+        counts: dict[str, int] = {}
+        for event in pulled:
+            kind = str(event["type"]).removeprefix("com.bookker.sync.")
+            counts[kind] = counts.get(kind, 0) + 1
+        table = Table(title="Contoso's events since the push was set up", title_justify="left")
+        table.add_column("type")
+        table.add_column("count", justify="right")
+        for kind, n in sorted(counts.items()):
+            table.add_row(kind, str(n))
+        console.print(table)
+        self.ok(
+            f"{len(pulled)} in the feed, the same {len(wanted)} pushed in order; every "
+            f"signature checked with the standardwebhooks library ({len(pushed)} posts)"
+        )
+        self.put(
+            f"/tenants/{self.tenant}",
+            {"graphTenantId": self.contoso_graph, "mode": "bidirectional", "events": None},
+        )
+        self.ok("push switched off again (events: null); the feed keeps the history")
+
+    def consent_onboarding(self) -> None:
+        self.step("A new customer, Northwind, joins by admin consent: no directory id typed in")
+        if not any(
+            self.northwind_graph == t["tenantId"] for t in self.control("GET", "tenants")["value"]
+        ):
+            # Northwind's directory exists; our app is not in it until its admin consents.
+            self.control(
+                "POST",
+                "tenants",
+                {
+                    "tenantId": self.northwind_graph,
+                    "clientId": "northwind-own-app",
+                    "clientSecret": "x",
+                },
+            )
+        self.control(
+            "POST",
+            "mailboxes",
+            {
+                "tenantId": self.northwind_graph,
+                "address": self.norte,
+                "displayName": "Sala Norte",
+                "kind": "room",
+            },
+        )
+        self.put("/tenants/northwind", {"mode": "bidirectional", "displayName": "Northwind"})
+        self.put(
+            "/tenants/northwind/spaces/sala-norte",
+            {"name": "Sala Norte", "resourceEmail": self.norte},
+        )
+        r = self.api.get("/tenants/northwind/consent")
+        if r.status_code != 302:
+            raise DemoError(f"consent link: {r.status_code} {r.text[:300]}")
+        link = r.headers["location"]
+        self.ok(f"the link for Northwind's admin: {link[:90]}…")
+        self.control(
+            "POST",
+            "consent",
+            {"tenantId": self.northwind_graph, "decision": "accept", "default": True},
+        )
+        answer = self.graph.get(link)  # the admin signs in and approves
+        if answer.status_code != 302:
+            raise DemoError(f"adminconsent: {answer.status_code} {answer.text[:300]}")
+        page = self.api.get(answer.headers["location"])  # Entra sends the browser back
+        if page.status_code != 200:
+            raise DemoError(f"consent callback: {page.status_code} {page.text[:300]}")
+        bound = self.api.get("/tenants/northwind").json()["graphTenantId"]
+        self.ok(f"approved → the callback checked our signed state: Northwind is directory {bound}")
+        sub = self.wait(
+            "Sala Norte's subscription",
+            lambda: self.subscriptions(self.northwind_graph).get(self.norte),
+        )
+        self.ok(f"Sala Norte subscribed ({sub['id'][:8]}…), in Northwind's directory only")
+
+    def room_claims(self) -> None:
+        self.step("Tenancy is a boundary: another Bookker tenant can't take Contoso's room")
+        self.put(
+            "/tenants/contoso-lab",
+            {"graphTenantId": self.contoso_graph, "mode": "bidirectional", "displayName": "Lab"},
+        )
+        r = self.api.put(
+            "/tenants/contoso-lab/spaces/mine",
+            json={"name": "Mine", "resourceEmail": self.mar.upper()},
+        )
+        if r.status_code != 409:
+            raise DemoError(f"claiming Sala Mar: expected 409, got {r.status_code} {r.text}")
+        self.no(f"409 Conflict: {r.json()['error']['message']}")
+        self.ok("the answer names the conflict, never the tenant holding the room")
+
+    def offboarding(self) -> None:
+        self.step("Northwind leaves: offboarding deletes its subscriptions and every row")
+        r = self.api.delete("/tenants/northwind", params={"confirm": "northwind"})
+        if r.status_code != 200:
+            raise DemoError(f"offboarding: {r.status_code} {r.text[:300]}")
+        report = r.json()
+        rows = ", ".join(f"{table} {n}" for table, n in report["rowsDeleted"].items() if n)
+        self.ok(
+            f"Graph subscriptions deleted: {report['subscriptionsDeleted']}; rows erased: {rows}"
+        )
+        left = self.subscriptions(self.northwind_graph)
+        gone = self.api.get("/tenants/northwind").status_code
+        if left or gone != 404:
+            raise DemoError(f"after offboarding: subscriptions {list(left)}, GET → {gone}")
+        self.ok("Graph lists no subscription for Sala Norte; GET /api/tenants/northwind → 404")
+        r = self.api.delete("/tenants/contoso-lab", params={"confirm": "contoso-lab"})
+        if r.status_code != 200:
+            raise DemoError(f"offboarding contoso-lab: {r.status_code} {r.text[:300]}")
+        kept = sorted(self.subscriptions())
+        if kept != sorted((self.mar, self.sol)):
+            raise DemoError(f"offboarding contoso-lab touched Contoso's rooms: {kept}")
+        self.ok("contoso-lab offboarded too: Contoso's own subscriptions untouched")
+
     def run_timer(self, name: str) -> None:
         """Run a timer function now, through the Functions host's admin API (which, like
         the real host's, passes a timer no input)."""
@@ -583,6 +747,7 @@ def main() -> int:
     try:
         demo.health()
         demo.seed()
+        demo.events_push()
         demo.unidirectional()
         booking = demo.bookker_booking()
         demo.rule_violation()
@@ -595,6 +760,10 @@ def main() -> int:
         demo.outlook_cancel()
         demo.lifecycle_events()
         demo.renewal()
+        demo.events_received()
+        demo.consent_onboarding()
+        demo.room_claims()
+        demo.offboarding()
         demo.operators()
     except (DemoError, httpx.HTTPError) as exc:
         console.print(f"[red]demo: {exc}[/red]")
@@ -602,6 +771,8 @@ def main() -> int:
     except KeyboardInterrupt:  # Ctrl-C reaches the whole foreground group: the stack stops
         console.print("\ndemo: interrupted")
         return 130
+    finally:
+        demo.receiver.stop()
     console.rule(
         f"[bold green]Demo done in {time.monotonic() - started:.0f} s: the stack "
         "keeps running (Ctrl-C to stop)"

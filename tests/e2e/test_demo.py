@@ -18,6 +18,7 @@ BUDGET_SECONDS = 60.0
 STEPS = (
     "The stack is up",
     "Two customers: Fabrikam (unidirectional) and Contoso (bidirectional)",
+    "a signed push (Standard Webhooks) and a feed",
     "Unidirectional: Carol books Desk 7",
     "Bidirectional: Alice books Sala Mar in Bookker",
     "refused, with reasons",
@@ -32,6 +33,10 @@ STEPS = (
     "`missed`",
     "`subscriptionRemoved`",
     "the renewal timer renews every subscription",
+    "Bookker got every event above",
+    "Northwind, joins by admin consent",
+    "another Bookker tenant can't take Contoso's room",
+    "offboarding deletes its subscriptions and every row",
     "python -m bookker_sync status contoso",
 )
 
@@ -78,5 +83,13 @@ def test_the_demo_shows_every_capability_in_under_a_minute() -> None:
     assert re.search(r"moved back to 12:00 UTC: .*open", out), out
     assert re.search(r"Sala Sol declined .*bob@contoso.example.*'s meeting: .*finance", out), out
     assert len(re.findall(r"(Sat|Sun) \d\d \w+: declined: .+", out)) == 2, out
+    # Events pulled and pushed (signatures checked), consent, claims, offboarding.
+    assert re.search(
+        r"(\d+) in the feed, the same \1 pushed in order; every signature checked", out
+    )
+    assert "approved → the callback checked our signed state: Northwind is directory" in out
+    assert "409 Conflict: room mailbox sala.mar@contoso.example" in out, out
+    assert "GET /api/tenants/northwind → 404" in out
+    assert "Contoso's own subscriptions untouched" in out
     assert "Demo done" in out
     assert elapsed < BUDGET_SECONDS, f"the demo took {elapsed:.0f} s"

@@ -4,19 +4,16 @@ signed push (Standard Webhooks) to a receiver on 127.0.0.1, checked with the
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from emulators.event_receiver import EventReceiver, new_secret
 from tests.e2e.test_inbound_sync import OPEN, M, sync
 from tests.support.cli import cli_env, run_cli
 from tests.support.functions_host import APP_CLIENT_ID, APP_SECRET, Stack, Tenant, wait_for
@@ -25,60 +22,13 @@ from tests.support.outlook import Outlook
 PREFIX = "com.bookker.sync."
 
 
-class Receiver:
-    """Bookker's webhook: records every POST; answers 503 while ``down``."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.down = False
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if receiver.down:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/bookker"
-
-    def verified(self, secret: str) -> list[dict[str, Any]]:
-        """Every event received, each checked against its signature (raises if one fails)."""
-        hook = Webhook(secret)
-        out = []
-        for headers, body in self.posts:
-            event = hook.verify(body, headers)
-            assert headers["webhook-id"] == event["id"]
-            out.append(event)
-        return out
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+Receiver = EventReceiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
-
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with Receiver() as r:
+        yield r
 
 
 def push_to(stack: Stack, t: Tenant, url: str, secret: str) -> dict[str, Any]:
