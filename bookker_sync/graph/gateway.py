@@ -8,6 +8,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from bookker_sync.graph.calendar_api import CalendarApi
 from bookker_sync.graph.client import build_credential, build_graph_client
+from bookker_sync.graph.consent_probe import app_has_consent
 from bookker_sync.graph.errors import GraphError
 from bookker_sync.graph.places import PlacesApi
 from bookker_sync.graph.subscriptions import SubscriptionsApi
@@ -49,6 +50,10 @@ class GraphGateway:
 
     def places(self, graph_tenant_id: str) -> PlacesApi:
         return PlacesApi(self.transport(graph_tenant_id))
+
+    async def app_has_consent(self, directory: str) -> bool:
+        """Whether an admin of ``directory`` consented to the app (graph/consent_probe)."""
+        return await app_has_consent(self._settings, directory)
 
     async def close(self) -> None:
         """Close this event loop's credentials (short-lived processes, e.g. the CLI)."""

@@ -20,7 +20,8 @@ from bookker_sync.domain.signing import (
     verify_consent_state,
 )
 from bookker_sync.identity.consent import admin_consent_url
-from bookker_sync.sync.errors import AppError, BadRequestError
+from bookker_sync.storage.repositories import TENANT_PARTITION
+from bookker_sync.sync.errors import AppError, BadRequestError, ConflictAppError
 from bookker_sync.sync.outbound.tenants import get_tenant
 from bookker_sync.sync.ownership import bind_directory
 from bookker_sync.sync.services import Services
@@ -59,6 +60,29 @@ async def complete_consent(
         raise ConsentNotGivenError(f"consent was not given ({error[:100]})")
     if not is_guid(directory):
         raise BadRequestError("the consent answer names no directory (tenant GUID)")
+    directory = directory.lower()
+    if not await services.graph.app_has_consent(directory):
+        # The redirect came through a browser: its `tenant` is only a claim until Entra
+        # confirms the app is in that directory (graph/consent_probe.py).
+        raise BadRequestError(
+            f"Entra does not confirm a consent of directory {directory} to this app"
+        )
+    await _refuse_directory_of_another_tenant(services, tenant_id, directory)
     tenant = await bind_directory(services, tenant_id, directory)
     log.info("admin consent: tenant %s bound to directory %s", tenant_id, tenant.graph_tenant_id)
     return tenant
+
+
+async def _refuse_directory_of_another_tenant(
+    services: Services, tenant_id: str, directory: str
+) -> None:
+    """A directory another Bookker tenant is bound to is shared only by an operator (the
+    Tenants.Bind role, on the tenant PUT), never by a consent answer: a customer's admin
+    holding a valid link can't attach someone else's consented directory to their own
+    tenant. The message names the conflict, not the other tenant."""
+    for other in await services.repos.tenants.list(TENANT_PARTITION):
+        if other.id != tenant_id and other.graph_tenant_id.lower() == directory:
+            raise ConflictAppError(
+                f"directory {directory} is connected to another Bookker tenant already; "
+                "sharing a directory between tenants is set up by Bookker, not by consent"
+            )

@@ -226,6 +226,45 @@ def test_a_callback_without_our_state_binds_nothing(stack: Stack, tamper: str) -
     assert bound(stack, victim) == "" and bound(stack, mallory) == ""
 
 
+def _answer_naming(stack: Stack, tenant_id: str, directory: str) -> httpx.Response:
+    """Mallory holds a genuine link for her own tenant, and sends its state back with
+    another directory in ``tenant``, as a browser lets her."""
+    state = parse_qs(urlsplit(consent_link(stack, tenant_id)).query)["state"][0]
+    params = {"admin_consent": "True", "tenant": directory, "state": state}
+    return stack.http.get("/api/consent/callback", params=params)
+
+
+def test_a_callback_naming_a_directory_that_never_consented_binds_nothing(stack: Stack) -> None:
+    """The ``tenant`` of the answer is checked with Entra: our app must be in it."""
+    mallory, _ = unbound_tenant(stack)
+    elsewhere = str(uuid.uuid4())
+    stack.emulator.add_tenant(elsewhere, "someone-elses-app", "x")  # exists, no consent
+    for directory in (elsewhere, str(uuid.uuid4())):  # ...and one that doesn't exist
+        page = _answer_naming(stack, mallory, directory)
+        assert page.status_code == 400, page.text
+        assert "Entra does not confirm a consent" in page.text
+    assert bound(stack, mallory) == ""
+
+
+def test_a_callback_naming_another_customers_directory_binds_nothing(stack: Stack) -> None:
+    """The victim consented (her directory has our app): Mallory's altered answer names
+    it and is refused, the victim's binding, claims and subscription untouched; sharing
+    a directory is an operator's call (the tenant PUT), never a consent answer's."""
+    victim = stack.new_tenant()
+    room = victim.add_space("room")
+    record = active_subscription(stack, victim)
+    mallory, _ = unbound_tenant(stack)
+    page = _answer_naming(stack, mallory, victim.graph_tenant_id.upper())
+    assert page.status_code == 409, page.text
+    assert "connected to another Bookker tenant" in page.text and victim.id not in page.text
+    assert bound(stack, mallory) == ""
+    assert bound(stack, victim.id) == victim.graph_tenant_id
+    claims = read(stack, lambda rp: rp.room_claims.list(victim.graph_tenant_id))
+    assert [c.tenant_id for c in claims] == [victim.id] and room is not None
+    live = Outlook(stack, victim).call("GET", "subscriptions")["value"]
+    assert record.subscription_id in [s["id"] for s in live]
+
+
 def test_a_tenant_bound_elsewhere_keeps_its_claims_consistent(stack: Stack) -> None:
     """Rebinding moves the room claims: the old directory's rooms are free again."""
     t = stack.new_tenant()
