@@ -236,7 +236,7 @@ def test_throttled_and_failing_graph_is_retried(stack: Stack):
     t.add_space("desk", room=False)
     stack.emulator.set_faults(seed=7, throttleRate=0.3, retryAfterSeconds=0)
     try:
-        created = [
+        answers = [
             stack.api(
                 "POST",
                 f"tenants/{t.id}/bookings",
@@ -246,12 +246,12 @@ def test_throttled_and_failing_graph_is_retried(stack: Stack):
                     "start": at(6, h),
                     "end": at(6, h + 1),
                 },
-            ).status_code
+            )
             for h in (8, 10, 12, 14)
         ]
     finally:
         stack.emulator.set_faults(seed=7)
-    assert created == [201] * 4
+    assert [r.status_code for r in answers] == [201] * 4, [r.text for r in answers]
     throttled = sum(r["count"] for r in stack.emulator.stats()["requests"]
                     if (r.get("mailbox") or "").lower() == alice and r["status"] == 429)  # fmt: skip
     assert throttled > 0  # Graph said 429, the app waited and retried
