@@ -9,7 +9,8 @@ adds open extensions (learn.microsoft.com/graph/api/opentypeextension-get).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -86,24 +87,51 @@ def _collection(
     context_suffix: str,
     opts: EventOptions | None = None,
 ) -> GraphResponse:
-    """Filter, order, page and serialise a list of events."""
+    """Filter, order, page and serialise a list of events. Only the page is rendered in
+    the caller's shape; the filter and order see every candidate in UTC, as before."""
     q = ctx.request.query
     opts = opts or _event_options(ctx)
-    utc_full = EventOptions(expand_extensions=opts.expand_extensions)
-    rows: list[tuple[dict[str, Any], EventCopy]] = [(event_json(e, utc_full), e) for e in items]
     flt = odata.option(q, "filter")
-    if flt:
-        pred = odata.parse_filter(flt)
-        rows = [r for r in rows if pred(r[0])]
     orderby = odata.parse_orderby(odata.option(q, "orderby"))
-    if orderby:
-        order = {id(r[0]): r for r in rows}
-        rows = [order[id(j)] for j in odata.sort_items([r[0] for r in rows], orderby)]
-    body = _page(ctx, [event_json(e, opts) for _, e in rows], _context_url(ctx, context_suffix))
+    candidates = _narrowed_by_ical_uid(items, flt)
+    if flt or orderby:
+        utc_full = EventOptions(expand_extensions=opts.expand_extensions)
+        rows: list[tuple[dict[str, Any], EventCopy]] = [
+            (event_json(e, utc_full), e) for e in candidates
+        ]
+        if flt:
+            pred = odata.parse_filter(flt)
+            rows = [r for r in rows if pred(r[0])]
+        if orderby:
+            order = {id(r[0]): r for r in rows}
+            rows = [order[id(j)] for j in odata.sort_items([r[0] for r in rows], orderby)]
+        candidates = [e for _, e in rows]
+    body = _page(ctx, candidates, _context_url(ctx, context_suffix), lambda e: event_json(e, opts))
     return GraphResponse(200, body, _preference_applied(ctx))
 
 
-def _page(ctx: Context, values: list[dict[str, Any]], context: str) -> dict[str, Any]:
+_ICAL_UID_EQ = re.compile(r"^\s*iCalUId\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+
+def _narrowed_by_ical_uid(items: list[EventCopy], flt: str | None) -> list[EventCopy]:
+    """``$filter=iCalUId eq '…'`` (how a client finds a meeting's copy) narrowed by each
+    copy's iCalUId before anything is serialised: a look-up in a mailbox of thousands of
+    events must not render them all (Graph answers it from an index). The full filter
+    still runs on what is left, so the answer is the same; the narrowing compares
+    case-insensitively, so it never drops a copy the filter would keep."""
+    found = _ICAL_UID_EQ.match(flt or "")
+    if found is None:
+        return items
+    wanted = found.group(1).replace("''", "'").casefold()
+    return [e for e in items if e.ical_uid().casefold() == wanted]
+
+
+def _page(
+    ctx: Context,
+    values: Sequence[Any],
+    context: str,
+    render: Callable[[Any], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     q = ctx.request.query
     prefer = _prefer(ctx)
     default = DEFAULT_TOP
@@ -115,7 +143,8 @@ def _page(ctx: Context, values: list[dict[str, Any]], context: str) -> dict[str,
     top = odata.parse_int(odata.option(q, "top"), "$top", default, MAX_TOP) or default
     skip = odata.parse_int(odata.option(q, "skip"), "$skip", 0)
     chunk = values[skip : skip + top]
-    body: dict[str, Any] = {"@odata.context": context, "value": chunk}
+    page = [render(v) for v in chunk] if render else list(chunk)
+    body: dict[str, Any] = {"@odata.context": context, "value": page}
     if skip + top < len(values):
         params = {k: v for k, v in q.items() if k.lstrip("$").lower() not in ("skip", "top")}
         params["$top"] = str(top)

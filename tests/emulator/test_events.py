@@ -295,3 +295,37 @@ async def test_propagation_delay_runs_on_the_virtual_clock(world: World) -> None
     world.emu.clock_advance(2)
     bob = (await g.users.by_user_id(world.bob).events.get()).value
     assert [e.subject for e in bob] == ["Later"]
+
+
+async def test_icaluid_lookup_and_paging_in_a_full_mailbox(world: World) -> None:
+    """A look-up by iCalUId among hundreds of events (answered without serialising the
+    whole mailbox) gives what the full filter gives: the one copy, and nothing when
+    another clause excludes it; $top pages through every event once."""
+    items = [
+        {"subject": f"N{i:03d}", "start": {"dateTime": f"2030-01-{1 + i // 24:02d}T{i % 24:02d}:00:00",
+         "timeZone": "UTC"}, "end": {"dateTime": f"2030-01-{1 + i // 24:02d}T{i % 24:02d}:30:00",
+         "timeZone": "UTC"}}
+        for i in range(300)
+    ]  # fmt: skip
+    world.emu.control("POST", "bulk/events", {"mailbox": world.alice, "items": items})
+    g = world.client()
+    q = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+        top=100, select=["subject", "iCalUId"]
+    )
+    page = await g.users.by_user_id(world.alice).events.get(config(q))
+    listed = list(page.value)
+    while page.odata_next_link:
+        page = await g.users.by_user_id(world.alice).events.with_url(page.odata_next_link).get()
+        listed += page.value
+    assert sorted(e.subject for e in listed) == [f"N{i:03d}" for i in range(300)]
+    target = next(e for e in listed if e.subject == "N217")
+    q = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+        filter=f"iCalUId eq '{target.i_cal_u_id}'", top=2
+    )
+    found = await g.users.by_user_id(world.alice).events.get(config(q))
+    assert [(e.subject, e.id) for e in found.value] == [("N217", target.id)]
+    q = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+        filter=f"iCalUId eq '{target.i_cal_u_id}' and subject eq 'other'"
+    )
+    found = await g.users.by_user_id(world.alice).events.get(config(q))
+    assert found.value == []

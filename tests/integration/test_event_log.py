@@ -12,6 +12,7 @@ import pytest
 
 from bookker_sync.settings import StorageSettings
 from bookker_sync.storage.clients import build_clients
+from bookker_sync.storage.errors import StorageError
 from bookker_sync.storage.event_log import EventLog
 
 T0 = datetime(2030, 3, 4, 10, tzinfo=UTC)
@@ -69,6 +70,45 @@ async def test_concurrent_writers_and_replays_never_duplicate_or_leave_gaps(log)
     assert sorted(e.event_id for e in events) == sorted(ids)  # each once
     [paged] = seen
     assert paged == [e.event_id for e in events][: len(paged)]
+
+
+async def test_two_processes_with_many_writers_each_group_their_appends(azurite, unique_name):
+    """Two logs (two processes' worth of group-commit state) on one table, 40 writers
+    each, every id written twice in each: each id gets exactly one number, the number
+    it has in the log, and the log has no gap."""
+    clients = build_clients(StorageSettings(connection_string=azurite.connection_string))
+    try:
+        logs = [EventLog(clients.tables, unique_name), EventLog(clients.tables, unique_name)]
+        ids = [f"e{i}" for i in range(40)]
+        calls = [(log, i) for log in logs for i in ids * 2]
+        random.Random(7).shuffle(calls)
+        numbers = await asyncio.gather(*(log.append("t", i, T0, None, body(i)) for log, i in calls))
+        given: dict[str, list[int]] = {}
+        for (_, event_id), seq in zip(calls, numbers, strict=True):
+            if seq is not None:
+                given.setdefault(event_id, []).append(seq)
+        events = await logs[0].read("t", 0, 1000)
+        assert [e.seq for e in events] == list(range(1, len(ids) + 1))
+        assert {e.event_id: [e.seq] for e in events} == given
+        assert all(e.cloud_event["sequence"] == str(e.seq) for e in events)
+    finally:
+        await clients.close()
+
+
+async def test_a_writer_stopped_mid_write_leaves_no_one_waiting(log):
+    """The appending task that writes for the others is cancelled: every other append
+    ends (its number, or a StorageError to retry), none hangs; the log stays gap-free."""
+    tasks = [asyncio.create_task(log.append("t", f"c{i}", T0, None, body(f"c{i}")))
+             for i in range(12)]  # fmt: skip
+    await asyncio.sleep(0.005)  # the first task is inside its first storage call
+    tasks[0].cancel()
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*tasks[1:], return_exceptions=True), timeout=30
+    )
+    assert all(isinstance(o, int | StorageError) for o in outcomes), outcomes
+    events = await log.read("t", 0, 100)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert await log.append("t", "after", T0, None, body("after")) == len(events) + 1
 
 
 async def test_purge_drops_old_events_and_keeps_the_numbering(log):
