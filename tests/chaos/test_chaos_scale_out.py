@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.chaos.oracle import check
-from tests.chaos.scenario import ChaosConfig, Scenario
+from tests.chaos.scenario import FAULTS, ChaosConfig, Scenario
 from tests.support.functions_host import running_stack
 
 SEED = int(os.environ.get("CHAOS_SEED", "44"))
+KILL_LATENCY_MS = 400  # Graph's extra service time around the kill
 OPERATIONS = int(os.environ.get("CHAOS_N", "160"))
 LEASE_LINE = re.compile(r'^(\S+Z) .*msg="lease (taken|released): mailbox=(\S+) owner=(\w+)')
 TRIGGER_LINE = re.compile(r"Trigger Details: queue (\S+), MessageId: (\S+), DequeueCount: (\d+)")
@@ -110,14 +111,20 @@ def test_chaos_on_three_instances_with_one_killed(tmp_path: Path) -> None:
         kill = stack.kill_host
 
         def kill_and_note() -> None:
-            # Mid-sync if possible: then its queue message comes back to another
-            # instance and its lease must run out before anyone else syncs that room.
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not holding(logs[0]):
-                scenario.outlook_create()  # work for the rooms
-                time.sleep(0.05)
-            kill()
-            killed_at.append(time.time())
+            # Mid-sync: then its queue message comes back to another instance and its
+            # lease must run out before anyone else syncs that room. Graph answers
+            # slowly meanwhile, so a sync seen holding its lease is still at work when
+            # the kill lands (syncs are quick enough to finish in between otherwise).
+            stack.emulator.set_faults(seed=SEED, **FAULTS, latencyMs=KILL_LATENCY_MS)
+            try:
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and not holding(logs[0]):
+                    scenario.outlook_create()  # work for the rooms
+                    time.sleep(0.05)
+                kill()
+                killed_at.append(time.time())
+            finally:
+                stack.emulator.set_faults(seed=SEED, **FAULTS)
 
         stack.kill_host = kill_and_note  # type: ignore[method-assign]
         # No clock jumps of hours (leases would run out under live holders) and none of
