@@ -10,16 +10,12 @@ host's whole log and in everything the CLI printed.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bookker_sync.settings import StorageSettings
-from bookker_sync.storage.clients import build_clients
-from bookker_sync.storage.repositories import Repositories
 from emulators.processes import AZURITE_KEY
 from tests.support.cli import cli_env, run_cli
 from tests.support.functions_host import APP_SECRET, Stack, wait_for
@@ -32,14 +28,7 @@ FIELDS = re.compile(
 
 
 def read(stack: Stack, work: Any) -> Any:
-    async def go() -> Any:
-        clients = build_clients(StorageSettings(connection_string=stack.azurite.connection_string))
-        try:
-            return await work(Repositories(clients.tables))
-        finally:
-            await clients.close()
-
-    return asyncio.run(go())
+    return stack.read_storage(work)
 
 
 def test_no_log_line_carries_a_client_state_or_secret(stack: Stack, tmp_path: Path):

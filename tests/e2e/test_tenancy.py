@@ -5,7 +5,6 @@ the emulator's adminconsent endpoint."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,22 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bookker_sync.settings import StorageSettings
-from bookker_sync.storage.clients import build_clients
-from bookker_sync.storage.repositories import TENANT_PARTITION, Repositories
+from bookker_sync.storage.repositories import TENANT_PARTITION
 from tests.support.functions_host import APP_CLIENT_ID, APP_SECRET, Stack, Tenant, wait_for
 from tests.support.outlook import Outlook
 
 
 def read(stack: Stack, work: Any) -> Any:
-    async def go() -> Any:
-        clients = build_clients(StorageSettings(connection_string=stack.azurite.connection_string))
-        try:
-            return await work(Repositories(clients.tables))
-        finally:
-            await clients.close()
-
-    return asyncio.run(go())
+    return stack.read_storage(work)
 
 
 def active_subscription(stack: Stack, t: Tenant) -> Any:

@@ -102,13 +102,10 @@ class Stack:
             return
         self.host.child.kill()
 
-    def wait_mailbox_idle(self, tenant_id: str, mailbox: str, timeout: float = 60) -> None:
-        """Until no sync of the mailbox is running or owed. A sync run that finds another
-        worker (e.g. one a notification started) holding the mailbox's lease only marks
-        it dirty and returns; the holder then runs again. Tests that read the outcome of
-        "a sync" wait for that too."""
+    def read_storage(self, work: Callable[[Any], Any]) -> Any:
+        """``await work(repositories)`` against the stack's Azurite, from test code."""
 
-        async def idle() -> bool:
+        async def go() -> Any:
             from bookker_sync.settings import StorageSettings
             from bookker_sync.storage.clients import build_clients
             from bookker_sync.storage.repositories import Repositories
@@ -117,15 +114,24 @@ class Stack:
                 StorageSettings(connection_string=self.azurite.connection_string)
             )
             try:
-                found = await Repositories(clients.tables).mailboxes.find(
-                    tenant_id, mailbox.lower()
-                )
+                return await work(Repositories(clients.tables))
             finally:
                 await clients.close()
+
+        return asyncio.run(go())
+
+    def wait_mailbox_idle(self, tenant_id: str, mailbox: str, timeout: float = 60) -> None:
+        """Until no sync of the mailbox is running or owed. A sync run that finds another
+        worker (e.g. one a notification started) holding the mailbox's lease only marks
+        it dirty and returns; the holder then runs again. Tests that read the outcome of
+        "a sync" wait for that too."""
+
+        def idle() -> bool:
+            found = self.read_storage(lambda r: r.mailboxes.find(tenant_id, mailbox.lower()))
             state = found.value if found else None
             return state is None or (state.lease_owner is None and not state.dirty)
 
-        wait_for(lambda: asyncio.run(idle()), timeout=timeout)
+        wait_for(idle, timeout=timeout)
 
     def restart_host(self) -> None:
         if self.cluster is not None:
