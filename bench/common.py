@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from tests.support.functions_host import running_stack
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient
+
+from tests.support.functions_host import Stack, running_stack
 
 __all__ = ["requests_for_mailbox", "running_stack", "wait_until"]
 
@@ -29,3 +33,16 @@ def requests_for_mailbox(stats: dict[str, Any], mailbox: str) -> dict[str, int]:
         if str(row.get("mailbox") or "").lower() == mailbox.lower():
             out[row["method"]] = out.get(row["method"], 0) + int(row["count"])
     return out
+
+
+def timer_updated(stack: Stack, host_id: str, function: str) -> datetime | None:
+    """When the host last recorded a run of timer ``function`` (its schedule status)."""
+    service = TableServiceClient.from_connection_string(stack.azurite.connection_string)
+    try:
+        entity = service.get_table_client("AzureWebJobsHosts").get_entity(
+            host_id, f"timers|Host.Functions.{function}|status"
+        )
+    except ResourceNotFoundError:
+        return None
+    value = entity["LastUpdated"]
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

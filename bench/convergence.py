@@ -27,10 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
+from bench.common import timer_updated
 from bookker_sync.storage.queues import MAILBOX_SYNC_QUEUE
 from tests.support.functions_host import Stack, Tenant, running_stack, wait_for
 from tests.support.outlook import Outlook
@@ -95,18 +94,6 @@ class Quiet:
         raise TimeoutError("the app did not go quiet")
 
 
-def timer_updated(stack: Stack, host_id: str) -> datetime | None:
-    service = TableServiceClient.from_connection_string(stack.azurite.connection_string)
-    try:
-        entity = service.get_table_client("AzureWebJobsHosts").get_entity(
-            host_id, "timers|Host.Functions.reconcile_all|status"
-        )
-    except ResourceNotFoundError:
-        return None
-    value = entity["LastUpdated"]
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
 def next_occurrence(after: datetime) -> datetime:
     step = INTERVAL_MINUTES * 60
     seconds = math.floor(after.timestamp() / step) * step + step
@@ -151,8 +138,11 @@ def lost_notifications(
                 made[(space, slot)] = stack.emulator.clock_now()
             else:
                 stack.emulator.clock_advance((timer - now).total_seconds() + 0.5)
-                wait_for(lambda timer=timer: (timer_updated(stack, host_id) or timer) > timer,
-                         timeout=60, interval=0.2)  # fmt: skip
+
+                def ran(timer: datetime = timer) -> bool:
+                    return (timer_updated(stack, host_id, "reconcile_all") or timer) > timer
+
+                wait_for(ran, timeout=60, interval=0.2)
             quiet.wait()
             observed = stack.emulator.clock_now()
             have = confirmed_slots(t)

@@ -31,9 +31,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableServiceClient
-
+from bench.common import timer_updated
 from bookker_sync.settings import load_settings
 from bookker_sync.storage.repositories import SubscriptionRecord, SubscriptionState
 from bookker_sync.storage.tables import TableWrite
@@ -94,18 +92,6 @@ async def seed(stack: Stack, tenants: list[Tenant]) -> None:
     await close_services(svc)
 
 
-def timer_updated(stack: Stack, host_id: str) -> datetime | None:
-    service = TableServiceClient.from_connection_string(stack.azurite.connection_string)
-    try:
-        entity = service.get_table_client("AzureWebJobsHosts").get_entity(
-            host_id, "timers|Host.Functions.renew_subscriptions|status"
-        )
-    except ResourceNotFoundError:
-        return None
-    value = entity["LastUpdated"]
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
 def run_days(stack: Stack, host_id: str) -> dict[str, Any]:
     started, steps = time.monotonic(), 0
     end = stack.emulator.clock_now() + timedelta(days=DAYS)
@@ -113,7 +99,7 @@ def run_days(stack: Stack, host_id: str) -> dict[str, Any]:
         target = stack.emulator.clock_advance(STEP_HOURS * 3600)
         deadline = time.monotonic() + 900
         while True:  # the timer fires on the new virtual time; wait until its run ended
-            updated = timer_updated(stack, host_id)
+            updated = timer_updated(stack, host_id, "renew_subscriptions")
             if updated is not None and updated >= target:
                 break
             if time.monotonic() > deadline:
